@@ -1,0 +1,70 @@
+"""floe-testing: plain ``pytest`` brings up a Kubernetes test stack and hands tests clients.
+
+Public names are imported lazily (PEP 562) so that loading the plugin in a run that needs
+no service costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "AdapterTestBase": "floe_testing.base",
+    "CleanupError": "floe_testing.base",
+    "IntegrationTestBase": "floe_testing.base",
+    "PluginTestBase": "floe_testing.base",
+    "ConfigError": "floe_testing.errors",
+    "FloeTestingError": "floe_testing.errors",
+    "InfrastructureError": "floe_testing.errors",
+    "PollingConfig": "floe_testing.models",
+    "ServiceRequirement": "floe_testing.models",
+    "ConditionFailed": "floe_testing.polling",
+    "NotReady": "floe_testing.polling",
+    "PollingTimeoutError": "floe_testing.polling",
+    "wait_for_condition": "floe_testing.polling",
+    "wait_for_service": "floe_testing.polling",
+    "DagsterConfig": "floe_testing.service_configs",
+    "DuckDBConfig": "floe_testing.service_configs",
+    "MinIOConfig": "floe_testing.service_configs",
+    "PolarisConfig": "floe_testing.service_configs",
+    "PostgresConfig": "floe_testing.service_configs",
+    "run_dagster_job": "floe_testing.fixtures.dagster",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'floe_testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+if TYPE_CHECKING:
+    from floe_testing.base import (
+        AdapterTestBase,
+        CleanupError,
+        IntegrationTestBase,
+        PluginTestBase,
+    )
+    from floe_testing.errors import ConfigError, FloeTestingError, InfrastructureError
+    from floe_testing.fixtures.dagster import run_dagster_job
+    from floe_testing.models import PollingConfig, ServiceRequirement
+    from floe_testing.polling import (
+        ConditionFailed,
+        NotReady,
+        PollingTimeoutError,
+        wait_for_condition,
+        wait_for_service,
+    )
+    from floe_testing.service_configs import (
+        DagsterConfig,
+        DuckDBConfig,
+        MinIOConfig,
+        PolarisConfig,
+        PostgresConfig,
+    )

@@ -1,0 +1,98 @@
+"""``IntegrationTestBase``: required services checked before each test, cleanups after it."""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import pytest
+
+from floe_testing.errors import FloeTestingError
+from floe_testing.models import ServiceRequirement
+from floe_testing.naming import short_uid, unique_k8s_name
+from floe_testing.service_access import locate, probe_tcp
+
+
+class CleanupError(Exception):
+    """One or more registered cleanups failed; each failure is listed, none is swallowed."""
+
+
+class IntegrationTestBase(ABC):
+    """Base class for tests that need services of the stack.
+
+    Declare ``required_services``; before each test every one is located (env endpoint, or the
+    cluster, provisioned on first need) and connected to. A missing service fails the test with
+    what was tried and how to fix it: it is never skipped. Register cleanups with
+    :meth:`add_cleanup`; they run after the test, pass or fail, last registered first.
+    """
+
+    required_services: ClassVar[list[ServiceRequirement]] = []
+
+    _namespace: str | None = None
+    _cleanups: list[tuple[str, Callable[[], Any]]]
+
+    @classmethod
+    def generate_unique_namespace(cls, prefix: str = "test") -> str:
+        """``{prefix}_{uuid[:8]}`` as the data model specifies (fine for Iceberg, SQL)."""
+        return f"{prefix}_{short_uid()}"
+
+    @classmethod
+    def generate_unique_k8s_namespace(cls, prefix: str = "test") -> str:
+        """``{prefix}-{uuid[:8]}``: a DNS-1123 label, since Kubernetes rejects ``_``."""
+        return unique_k8s_name(prefix)
+
+    @property
+    def namespace(self) -> str:
+        """This test's unique namespace (generated once per test)."""
+        if self._namespace is None:
+            self._namespace = self.generate_unique_namespace()
+        return self._namespace
+
+    def check_infrastructure(self, service: str, port: int, namespace: str | None = None) -> None:
+        """Fail (not skip) the test when ``service:port`` cannot be reached, saying why."""
+        requirement = ServiceRequirement(
+            name=service, port=port, **({"namespace": namespace} if namespace else {})
+        )
+        try:
+            endpoint = locate(requirement)
+        except FloeTestingError as exc:
+            pytest.fail(
+                f"Required service {service}:{port} (namespace {requirement.namespace}) is not "
+                f"available: {exc}",
+                pytrace=False,
+            )
+        reason = probe_tcp(endpoint)
+        if reason is not None:
+            pytest.fail(
+                f"Required service {service}:{port} (namespace {requirement.namespace}) is not "
+                f"reachable: tried {endpoint}: {reason}.\nFix: make sure the service is "
+                "deployed and ready (kubectl get pods -n "
+                f"{requirement.namespace}), or set the env var naming its endpoint.",
+                pytrace=False,
+            )
+
+    def add_cleanup(self, func: Callable[[], Any], description: str | None = None) -> None:
+        """Run ``func`` after this test, even if the test fails."""
+        self._cleanups.append((description or getattr(func, "__name__", repr(func)), func))
+
+    def setup_method(self, method: Callable[..., Any] | None = None) -> None:
+        """Check every required service before the test body runs."""
+        self._cleanups = []
+        self._namespace = None
+        for requirement in self.required_services:
+            self.check_infrastructure(requirement.name, requirement.port, requirement.namespace)
+
+    def teardown_method(self, method: Callable[..., Any] | None = None) -> None:
+        """Run the registered cleanups, newest first; report every failure together."""
+        failures: list[str] = []
+        cleanups, self._cleanups = getattr(self, "_cleanups", []), []
+        for description, func in reversed(cleanups):
+            try:
+                func()
+            except Exception as exc:  # noqa: BLE001 - every cleanup runs; all failures reported
+                failures.append(f"{description}: {type(exc).__name__}: {exc}")
+        if failures:
+            raise CleanupError(
+                f"{len(failures)} cleanup(s) failed:\n" + "\n".join(f"  - {f}" for f in failures)
+            )

@@ -1,0 +1,1 @@
+"""Cluster provisioning: kind or a reused cluster, manifests, readiness and port-forwards."""

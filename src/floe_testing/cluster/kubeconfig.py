@@ -1,0 +1,91 @@
+"""Loading a kubeconfig and proving its cluster answers, quickly and with a clear error."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import pykube
+import requests
+import yaml
+
+from floe_testing.errors import ConfigError, InfrastructureError
+
+REACHABILITY_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """A kubeconfig path with its client, and what to call it in messages."""
+
+    path: Path
+    context: str
+    server: str
+    api: pykube.HTTPClient
+
+    def describe(self) -> str:
+        """``context <name> (server <url>)`` for header lines and errors."""
+        return f"context {self.context!r} (server {self.server})"
+
+
+def first_kubeconfig_path(value: str) -> Path:
+    """The first existing entry of a ``KUBECONFIG``-style path list (kubectl merges them)."""
+    entries = [Path(p).expanduser() for p in value.split(os.pathsep) if p]
+    for entry in entries:
+        if entry.exists():
+            return entry
+    return entries[0] if entries else Path(value)
+
+
+def load_kubeconfig(path: Path, named_by: str, context: str | None = None) -> pykube.KubeConfig:
+    """Parse the kubeconfig, failing with the file and the variable/option that named it."""
+    if not path.is_file():
+        raise ConfigError(f"{named_by} names {path}, which does not exist.")
+    try:
+        config = pykube.KubeConfig.from_file(str(path))
+    except PermissionError as exc:
+        raise ConfigError(f"{named_by} names {path}, which cannot be read: {exc}.") from None
+    except (yaml.YAMLError, KeyError, TypeError, pykube.exceptions.PyKubeError) as exc:
+        raise ConfigError(f"{named_by} names {path}, which is not a valid kubeconfig: {exc}") from None
+    if context is not None:
+        try:
+            config.set_current_context(context)
+        except pykube.exceptions.PyKubeError as exc:
+            raise ConfigError(f"context {context!r} not found in {path}: {exc}") from None
+    return config
+
+
+def connect(path: Path, named_by: str, timeout: float = REACHABILITY_TIMEOUT) -> ClusterAccess:
+    """Load the kubeconfig and call ``/version``; fail within ``timeout`` seconds if it does not
+    answer, naming the context and server."""
+    config = load_kubeconfig(path, named_by)
+    try:
+        server = str(config.cluster["server"])
+        context = str(config.current_context)
+    except (KeyError, TypeError, pykube.exceptions.PyKubeError) as exc:
+        raise ConfigError(f"{named_by} names {path}, which has no usable context: {exc}") from None
+    api = pykube.HTTPClient(config, timeout=timeout)
+    try:
+        response = api.session.get(f"{api.url}/version", timeout=timeout)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise InfrastructureError(
+            f"The cluster in {path} ({named_by}) is unreachable: context {context!r}, server "
+            f"{server}: {type(exc).__name__}: {_first_line(exc)}.\nStart that cluster, fix "
+            f"{named_by}, or unset it to let floe-testing create a kind cluster."
+        ) from None
+    return ClusterAccess(path=path, context=context, server=server,
+                         api=pykube.HTTPClient(config, timeout=30))
+
+
+def restrict_permissions(path: Path) -> None:
+    """Make a kubeconfig we wrote owner-only (it holds cluster-admin credentials)."""
+    if path.exists() and stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,217 @@
+"""Reading the manifests directory: documents, their order, components and image overrides."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from floe_testing.errors import ConfigError, FloeTestingError
+
+#: Apply order: what others refer to first (kinds not listed go just before workloads).
+KIND_ORDER = [
+    "Namespace", "CustomResourceDefinition", "ResourceQuota", "LimitRange",
+    "PodSecurityPolicy", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
+    "RoleBinding", "Secret", "ConfigMap", "StorageClass", "PersistentVolume",
+    "PersistentVolumeClaim", "Service", "Deployment", "StatefulSet", "DaemonSet",
+    "ReplicaSet", "Pod", "Job", "CronJob", "Ingress",
+]
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "Pod"})
+DEPENDS_ON_ANNOTATION = "floe-testing.dev/depends-on"
+_UNLISTED_RANK = KIND_ORDER.index("Service") + 0.5
+
+
+class ManifestError(FloeTestingError):
+    """A manifest document is unreadable, incomplete or rejected; says file, index and object."""
+
+
+@dataclass
+class ManifestDoc:
+    """One YAML document of a manifest file, with where it came from."""
+
+    path: Path
+    index: int
+    obj: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj["kind"])
+
+    @property
+    def name(self) -> str:
+        return str(self.obj["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str | None:
+        ns = self.obj["metadata"].get("namespace")
+        return str(ns) if ns else None
+
+    @property
+    def component(self) -> str:
+        """The file's stem: documents of one file are applied together, on demand."""
+        return self.path.stem
+
+    def where(self) -> str:
+        """``file (document N) Kind/name`` for error messages."""
+        return f"{self.path} (document {self.index}) {self.kind}/{self.name}"
+
+
+@dataclass
+class Component:
+    """The documents of one manifest file; applied only when a test needs one of its Services."""
+
+    name: str
+    docs: list[ManifestDoc] = field(default_factory=list)
+    depends_on: set[str] = field(default_factory=set)
+
+    @property
+    def always(self) -> bool:
+        """Files without workloads (namespaces, quotas, shared config) are always applied."""
+        return not any(doc.kind in WORKLOAD_KINDS for doc in self.docs)
+
+    def services(self) -> Iterator[tuple[str, str | None, list[int]]]:
+        """(name, namespace, ports) of each Service this component defines."""
+        for doc in self.docs:
+            if doc.kind == "Service":
+                ports = [int(p["port"]) for p in doc.obj.get("spec", {}).get("ports", [])]
+                yield doc.name, doc.namespace, ports
+
+
+def load_manifests(directory: Path) -> list[ManifestDoc]:
+    """Every document of every ``*.yaml``/``*.yml`` under ``directory``, sorted by file name."""
+    if not directory.is_dir():
+        raise ConfigError(
+            f"Manifests directory {directory} does not exist (set --floe-manifests or the "
+            "floe_manifests ini option)."
+        )
+    files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml"))
+    docs: list[ManifestDoc] = []
+    for path in files:
+        docs.extend(_load_file(path))
+    return docs
+
+
+def _load_file(path: Path) -> Iterator[ManifestDoc]:
+    try:
+        raw_docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ManifestError(f"{path}:{where} YAML syntax error: {problem}") from None
+    for index, obj in enumerate(raw_docs):
+        if obj is None:
+            continue
+        if not isinstance(obj, dict):
+            raise ManifestError(f"{path} (document {index}): expected a mapping, got "
+                                f"{type(obj).__name__}")
+        missing = [k for k in ("apiVersion", "kind") if not obj.get(k)]
+        if not isinstance(obj.get("metadata"), dict) or not obj["metadata"].get("name"):
+            missing.append("metadata.name")
+        if missing:
+            raise ManifestError(f"{path} (document {index}): missing {', '.join(missing)}")
+        yield ManifestDoc(path, index, obj)
+
+
+def apply_order(docs: Iterable[ManifestDoc]) -> list[ManifestDoc]:
+    """Documents in dependency order (stable within a kind)."""
+    def rank(doc: ManifestDoc) -> float:
+        return KIND_ORDER.index(doc.kind) if doc.kind in KIND_ORDER else _UNLISTED_RANK
+    return sorted(docs, key=rank)
+
+
+def components(docs: Iterable[ManifestDoc]) -> dict[str, Component]:
+    """Group documents by file into components, with ``depends-on`` annotations collected."""
+    found: dict[str, Component] = {}
+    for doc in docs:
+        comp = found.setdefault(doc.component, Component(doc.component))
+        comp.docs.append(doc)
+        deps = doc.obj["metadata"].get("annotations", {}).get(DEPENDS_ON_ANNOTATION, "")
+        comp.depends_on.update(d.strip() for d in str(deps).split(",") if d.strip())
+    for comp in found.values():
+        unknown = comp.depends_on - found.keys()
+        if unknown:
+            raise ManifestError(
+                f"component {comp.name!r} ({comp.docs[0].path}) depends on unknown "
+                f"component(s) {sorted(unknown)}; components are manifest file names: "
+                f"{sorted(found)}"
+            )
+    return found
+
+
+def with_dependencies(wanted: Iterable[str], comps: Mapping[str, Component]) -> set[str]:
+    """``wanted`` plus everything they depend on, transitively."""
+    result: set[str] = set()
+    stack = list(wanted)
+    while stack:
+        name = stack.pop()
+        if name not in result:
+            result.add(name)
+            stack.extend(comps[name].depends_on)
+    return result
+
+
+def parse_image_overrides(entries: Iterable[str], source: str) -> dict[str, str]:
+    """``FROM=TO`` entries into a mapping; a malformed entry names ``source``."""
+    mapping: dict[str, str] = {}
+    for entry in entries:
+        entry = entry.strip()
+        if not entry:
+            continue
+        old, sep, new = entry.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ConfigError(
+                f"{source}: image override {entry!r} is not of the form FROM=TO "
+                "(e.g. postgres:16.4=registry.local/postgres:16.4)"
+            )
+        mapping[old.strip()] = new.strip()
+    return mapping
+
+
+def rewrite_image(image: str, overrides: Mapping[str, str]) -> str:
+    """Exact match first; else the longest key ending in '/' that prefixes the image."""
+    if image in overrides:
+        return overrides[image]
+    prefixes = [k for k in overrides if k.endswith("/") and image.startswith(k)]
+    if prefixes:
+        best = max(prefixes, key=len)
+        return overrides[best] + image[len(best):]
+    return image
+
+
+def _pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    kind = obj.get("kind")
+    spec = obj.get("spec", {})
+    if kind == "Pod":
+        yield spec
+    elif kind == "CronJob":
+        yield spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec", {})
+    elif "template" in spec:
+        yield spec["template"].get("spec", {})
+
+
+def with_image_overrides(doc: ManifestDoc, overrides: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of the document with every container image rewritten."""
+    obj = copy.deepcopy(doc.obj)
+    if overrides:
+        for pod_spec in _pod_specs(obj):
+            for key in ("initContainers", "containers"):
+                for container in pod_spec.get(key, []) or []:
+                    if "image" in container:
+                        container["image"] = rewrite_image(container["image"], overrides)
+    return obj
+
+
+def images(obj: Mapping[str, Any]) -> list[str]:
+    """Every container image a document refers to."""
+    return [
+        c["image"]
+        for pod_spec in _pod_specs(dict(obj))
+        for key in ("initContainers", "containers")
+        for c in pod_spec.get(key, []) or []
+        if "image" in c
+    ]

@@ -1,0 +1,263 @@
+"""The cluster session: the one object that brings the stack up lazily and tears it down.
+
+It implements :class:`floe_testing.provider.ServiceProvider`. Nothing happens at
+construction; the first ``endpoint()`` call picks the cluster (reuse or kind), applies the
+components the selected tests need, waits for them in parallel and forwards their Services.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pykube
+from pytest_kind import KindCluster
+
+from floe_testing.cluster.apply import apply_document
+from floe_testing.cluster.kind_binary import INSTALL_HINT, resolve_kind_binary
+from floe_testing.cluster.kubeconfig import ClusterAccess, connect, restrict_permissions
+from floe_testing.cluster.manifests import (
+    WORKLOAD_KINDS,
+    Component,
+    ManifestDoc,
+    apply_order,
+    components,
+    load_manifests,
+    with_dependencies,
+)
+from floe_testing.cluster.port_forward import PortForward
+from floe_testing.cluster.progress import Progress
+from floe_testing.cluster.readiness import Workload, wait_ready
+from floe_testing.cluster.settings import ClusterSettings
+from floe_testing.endpoints import Endpoint, in_cluster, register_endpoint, service_dns
+from floe_testing.errors import InfrastructureError
+from floe_testing.models import ServiceRequirement
+
+ServiceKey = tuple[str, str, int]  # namespace, service, port
+
+
+class ClusterSession:
+    """Lazily provisioned cluster plus stack; see the module docstring."""
+
+    def __init__(self, settings: ClusterSettings, progress: Progress,
+                 planned: Iterable[ServiceRequirement] = ()) -> None:
+        self.settings = settings
+        self.progress = progress
+        self.planned = set(planned)
+        self.access: ClusterAccess | None = None
+        self.kind: KindCluster | None = None
+        self.forwards: dict[ServiceKey, PortForward] = {}
+        self._lock = threading.RLock()
+        self._docs: list[ManifestDoc] | None = None
+        self._components: dict[str, Component] = {}
+        self._applied: set[str] = set()
+        self._created_namespaces: list[str] = []
+        self._closed = False
+
+    # -- cluster -------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        """True once a cluster has been chosen and connected to."""
+        return self.access is not None
+
+    @property
+    def api(self) -> pykube.HTTPClient:
+        """pykube client for the session's cluster (starts it if needed)."""
+        return self.start().api
+
+    @property
+    def kubeconfig(self) -> Path:
+        """Path of the kubeconfig in use."""
+        return self.start().path
+
+    def start(self) -> ClusterAccess:
+        """Choose and connect to the cluster once; print the header line."""
+        with self._lock:
+            if self._closed:
+                raise InfrastructureError("the floe-testing cluster session is already closed")
+            if self.access is None:
+                self.access = self._reuse() if self.settings.reuse else self._kind()
+            return self.access
+
+    def _reuse(self) -> ClusterAccess:
+        assert self.settings.kubeconfig is not None
+        source = self.settings.kubeconfig_source or "kubeconfig"
+        with self.progress.step(f"connect to cluster from {source} {self.settings.kubeconfig}"):
+            access = connect(self.settings.kubeconfig, source)
+        self.progress.line(f"using existing cluster {access.describe()} "
+                           "(reused: never created or deleted)")
+        return access
+
+    def _kind(self) -> ClusterAccess:
+        s = self.settings
+        kind = resolve_kind_binary(s.kind_bin)
+        kubeconfig = Path.cwd() / ".pytest-kind" / s.cluster_name / "kubeconfig"
+        self.kind = KindCluster(s.cluster_name, kubeconfig=kubeconfig, image=s.kind_image,
+                                kind_path=kind.path, kubectl_path=s.kubectl)
+        exists = s.cluster_name in _kind_clusters(kind.path)
+        verb = "reuse" if exists else "create"
+        self.progress.line(f"using kind cluster {s.cluster_name!r} ({verb}; kind {kind.path} "
+                           f"from {kind.source}; keep={'yes' if s.keep_cluster else 'no'})")
+        with self.progress.step(f"{verb} kind cluster {s.cluster_name!r}"):
+            try:
+                self.kind.create()
+            except subprocess.CalledProcessError as exc:
+                self.kind = None if not exists else self.kind
+                raise InfrastructureError(
+                    f"`kind create cluster --name {s.cluster_name}` failed (exit "
+                    f"{exc.returncode}) with {kind.path}.\n{INSTALL_HINT}"
+                ) from None
+        restrict_permissions(kubeconfig)
+        return connect(kubeconfig, f"kind cluster {s.cluster_name!r} kubeconfig")
+
+    # -- manifests -----------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Component]:
+        if self._docs is None:
+            self._docs = load_manifests(self.settings.manifests_dir)
+            self._components = components(self._docs)
+        return self._components
+
+    def component_of(self, service: str, namespace: str) -> str | None:
+        """The manifest component that defines this Service, if any."""
+        for comp in self._load().values():
+            for name, ns, _ in comp.services():
+                if name == service and (ns or "default") == namespace:
+                    return comp.name
+        return None
+
+    def provision(self, requirements: Iterable[ServiceRequirement]) -> None:
+        """Apply the components these services need (with dependencies), wait, forward."""
+        access = self.start()
+        reqs = set(requirements)
+        comps = self._load()
+        wanted = {c for c in (self.component_of(r.name, r.namespace) for r in reqs) if c}
+        wanted |= {name for name, comp in comps.items() if comp.always}
+        todo = sorted(with_dependencies(wanted, comps) - self._applied)
+        if todo:
+            docs = apply_order(d for name in todo for d in comps[name].docs)
+            self._apply(access.api, docs)
+            self._applied.update(todo)
+            workloads = [Workload(d.kind, d.name, d.namespace or "default")
+                         for d in docs if d.kind in WORKLOAD_KINDS]
+            self._wait(access.api, workloads)
+        if not in_cluster():
+            self._forward([r for r in reqs if _key(r) not in self.forwards])
+
+    def _apply(self, api: pykube.HTTPClient, docs: list[ManifestDoc]) -> None:
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        with self.progress.step(f"apply {len(docs)} manifest documents") as _:
+            for doc in docs:
+                applied = apply_document(api, doc, self.settings.image_overrides)
+                counts[applied.outcome] += 1
+                if doc.kind == "Namespace" and applied.outcome == "created":
+                    self._created_namespaces.append(doc.name)
+        self.progress.line("manifests: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+    def _wait(self, api: pykube.HTTPClient, workloads: list[Workload]) -> None:
+        if not workloads:
+            return
+        with self.progress.step(f"{len(workloads)} workloads ready"):
+            wait_ready(api, workloads, timeout=self.settings.ready_timeout,
+                       on_ready=lambda w, t: self.progress.line(f"ready: {w} ({t:.2f}s)"))
+
+    # -- forwards ------------------------------------------------------------------------
+
+    def _forward(self, reqs: list[ServiceRequirement]) -> None:
+        if not reqs:
+            return
+        access = self.start()
+
+        def start_one(req: ServiceRequirement) -> PortForward:
+            forward = PortForward(self.settings.kubectl, access.path, req.namespace,
+                                  f"svc/{req.name}", req.port, on_restart=self._republish)
+            with self.progress.step(f"port-forward {forward}") as _:
+                forward.start()
+            return forward
+
+        with ThreadPoolExecutor(max_workers=min(8, len(reqs)),
+                                thread_name_prefix="floe-forward") as pool:
+            results = list(pool.map(start_one, reqs))
+        for req, forward in zip(reqs, results, strict=True):
+            self.forwards[_key(req)] = forward
+            self._republish(forward)
+            self.progress.line(f"forwarded {forward} -> 127.0.0.1:{forward.local_port}")
+
+    def _republish(self, forward: PortForward) -> None:
+        assert forward.local_port is not None
+        service = forward.target.removeprefix("svc/")
+        register_endpoint(service, forward.remote_port, forward.namespace,
+                          Endpoint("127.0.0.1", forward.local_port, "kubectl port-forward"))
+
+    # -- ServiceProvider ------------------------------------------------------------------
+
+    def endpoint(self, service: str, port: int, namespace: str) -> Endpoint:
+        """Provision on first use (all planned services at once), then the live address."""
+        req = ServiceRequirement(name=service, port=port, namespace=namespace)
+        with self._lock:
+            if _key(req) not in self.forwards:
+                self.provision(self.planned | {req} if not self._applied else {req})
+            if in_cluster():
+                return Endpoint(service_dns(service, namespace), port, "service DNS")
+            forward = self.forwards[_key(req)]
+        local = forward.ensure_alive()
+        return Endpoint("127.0.0.1", local, "kubectl port-forward")
+
+    def secret_data(self, name: str, namespace: str) -> Mapping[str, str]:
+        """Decoded data of a Secret, read from the cluster (the manifests own the values)."""
+        api = self.start().api
+        try:
+            secret = pykube.Secret.objects(api, namespace=namespace).get_by_name(name)
+        except pykube.exceptions.ObjectDoesNotExist:
+            raise InfrastructureError(
+                f"Secret {namespace}/{name} does not exist in the cluster; the manifests must "
+                "define it (it holds the credentials the fixtures use)."
+            ) from None
+        data = secret.obj.get("data") or {}
+        return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+    # -- teardown ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop forwards; remove what this run created unless the cluster is kept."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for forward in self.forwards.values():
+                forward.stop()
+            if self.forwards:
+                self.progress.line(f"stopped {len(self.forwards)} port-forwards")
+            self.forwards.clear()
+            keep = self.settings.keep_cluster
+            if self.access is not None and self.settings.reuse and not keep:
+                self._delete_namespaces(self.access.api)
+            if self.kind is not None and not keep:
+                with self.progress.step(f"delete kind cluster {self.settings.cluster_name!r}"):
+                    self.kind.delete()
+            elif self.kind is not None:
+                self.progress.line(f"kept kind cluster {self.settings.cluster_name!r} "
+                                   "(--keep-cluster); the next run reuses it")
+
+    def _delete_namespaces(self, api: pykube.HTTPClient) -> None:
+        for name in reversed(self._created_namespaces):
+            with self.progress.step(f"delete namespace {name} created by this run"):
+                pykube.Namespace(api, {"metadata": {"name": name}}).delete()
+
+
+def _key(req: ServiceRequirement) -> ServiceKey:
+    return (req.namespace, req.name, req.port)
+
+
+def _kind_clusters(kind: Path) -> set[str]:
+    try:
+        out = subprocess.run([str(kind), "get", "clusters"], capture_output=True, text=True,
+                             timeout=60, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InfrastructureError(f"could not run {kind}: {exc}.\n{INSTALL_HINT}") from None
+    return {line.strip() for line in out.splitlines() if line.strip()}

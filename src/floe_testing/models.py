@@ -1,0 +1,46 @@
+"""Plain data-model entities shared by the base classes, polling and cluster code."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from floe_testing.stack_services import DEFAULT_NAMESPACE
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def validate_dns1123_label(value: str) -> str:
+    """Reject names Kubernetes would reject, before any API call is made."""
+    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label: at most 63 characters of lowercase a-z, 0-9 "
+            "and '-', starting and ending with a letter or digit"
+        )
+    return value
+
+
+class ServiceRequirement(BaseModel):
+    """A service an integration test needs, as the cluster names it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(..., min_length=1, description="Service name (e.g. 'postgres')")
+    port: int = Field(..., ge=1, le=65535, description="Service port")
+    namespace: str = Field(default=DEFAULT_NAMESPACE, description="K8s namespace")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace_is_label(cls, value: str) -> str:
+        return validate_dns1123_label(value)
+
+
+class PollingConfig(BaseModel):
+    """How long and how often a wait polls, and what to call it in errors."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout: float = Field(default=30.0, ge=1.0, description="Max wait time in seconds")
+    interval: float = Field(default=0.5, ge=0.1, description="Poll interval in seconds")
+    description: str = Field(default="condition", description="Description for error messages")

@@ -1,0 +1,139 @@
+"""The pytest plugin (entry point ``floe_testing``): options, markers, fixtures, lifecycle.
+
+Loading it costs no cluster work and imports no client library: settings are read and the
+cluster session is created on the first request for a service, so unit-only runs stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from floe_testing import traceability
+from floe_testing.cluster.options import add_options
+from floe_testing.errors import FloeTestingError
+from floe_testing.fixtures.dagster import dagster_client, dagster_config
+from floe_testing.fixtures.duckdb import duckdb_config, duckdb_connection
+from floe_testing.fixtures.minio import minio_bucket, minio_client, minio_config
+from floe_testing.fixtures.polaris import polaris_catalog, polaris_config, polaris_namespace
+from floe_testing.fixtures.postgres import postgres_config, postgres_connection
+from floe_testing.provider import install_provider
+from floe_testing.stack_services import STACK_SERVICES
+
+if TYPE_CHECKING:
+    from floe_testing.cluster.session import ClusterSession
+    from floe_testing.endpoints import Endpoint
+    from floe_testing.models import ServiceRequirement
+
+__all__ = [
+    "dagster_client", "dagster_config", "duckdb_config", "duckdb_connection", "floe_cluster",
+    "minio_bucket", "minio_client", "minio_config", "polaris_catalog", "polaris_config",
+    "polaris_namespace", "postgres_config", "postgres_connection",
+]
+
+_CONFIG_FIXTURES = {f"{key}_config": service for key, service in STACK_SERVICES.items()}
+
+
+class LazyCluster:
+    """The process's service provider: creates the cluster session on first need."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.planned: set[ServiceRequirement] = set()
+        self.session: ClusterSession | None = None
+
+    def get(self) -> ClusterSession:
+        """The session, created (not yet started) on first call."""
+        if self.session is None:
+            from floe_testing.cluster.progress import Progress
+            from floe_testing.cluster.session import ClusterSession
+            from floe_testing.cluster.settings import load_settings
+
+            self.session = ClusterSession(load_settings(self.config), Progress(self.config),
+                                          self.planned)
+        return self.session
+
+    def endpoint(self, service: str, port: int, namespace: str) -> Endpoint:
+        """See :class:`floe_testing.provider.ServiceProvider`."""
+        return self.get().endpoint(service, port, namespace)
+
+    def secret_data(self, name: str, namespace: str) -> dict[str, str]:
+        """See :class:`floe_testing.provider.ServiceProvider`."""
+        return dict(self.get().secret_data(name, namespace))
+
+    def close(self) -> None:
+        """Tear the session down if one was ever created."""
+        if self.session is not None:
+            self.session.close()
+
+
+LAZY_CLUSTER = pytest.StashKey[LazyCluster]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+    traceability.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    traceability.configure(config)
+    lazy = LazyCluster(config)
+    config.stash[LAZY_CLUSTER] = lazy
+    install_provider(lazy)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    lazy = config.stash.get(LAZY_CLUSTER, None)
+    if lazy is not None:
+        lazy.close()
+        install_provider(None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Plan which services the selected tests need, so they are provisioned together."""
+    config.stash[LAZY_CLUSTER].planned.update(planned_services(items))
+
+
+def planned_services(items: list[pytest.Item]) -> set[ServiceRequirement]:
+    """Services needed by these items that env vars do not already provide."""
+    needed: set[ServiceRequirement] = set()
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        for fixture, service in _CONFIG_FIXTURES.items():
+            if fixture in names and not service.endpoint_from_env():
+                from floe_testing.models import ServiceRequirement
+
+                needed.add(ServiceRequirement(name=service.name, port=service.port,
+                                              namespace=service.namespace))
+    base = sys.modules.get("floe_testing.base.integration")
+    if base is not None:  # no test module imported it: no item can be an IntegrationTestBase
+        for item in items:
+            cls = getattr(item, "cls", None)
+            if isinstance(cls, type) and issubclass(cls, base.IntegrationTestBase):
+                needed.update(cls.required_services)
+    return needed
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop forwards and delete what must go, also after failures and Ctrl-C."""
+    lazy = session.config.stash.get(LAZY_CLUSTER, None)
+    if lazy is not None:
+        lazy.close()
+
+
+@pytest.fixture(scope="session")
+def floe_cluster(request: pytest.FixtureRequest) -> Iterator[ClusterSession]:
+    """The cluster session, started with the planned services (cluster access for tests)."""
+    lazy = request.config.stash[LAZY_CLUSTER]
+    try:
+        session = lazy.get()
+        session.provision(lazy.planned)
+    except FloeTestingError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield session
+    session.close()

@@ -1,0 +1,106 @@
+"""Waiting on conditions, built on tenacity, with timeouts that explain themselves."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    retry_if_result,
+    stop_before_delay,
+    wait_fixed,
+)
+
+from floe_testing.endpoints import resolve_endpoint
+from floe_testing.models import DEFAULT_NAMESPACE, PollingConfig
+
+
+class PollingTimeoutError(TimeoutError):
+    """A wait ran out of time; the message says what, how long, how often and the last error."""
+
+    def __init__(
+        self, description: str, elapsed: float, attempts: int, last_error: BaseException | None
+    ) -> None:
+        self.description = description
+        self.elapsed = elapsed
+        self.attempts = attempts
+        self.last_error = last_error
+        message = f"Timed out after {elapsed:.1f}s waiting for {description} ({attempts} attempts)"
+        if last_error is not None:
+            message += f"; last error: {type(last_error).__name__}: {last_error}"
+        super().__init__(message)
+
+
+class NotReady(Exception):
+    """Raised by a condition to say "not yet, and here is why"; the timeout error quotes it."""
+
+
+class ConditionFailed(Exception):
+    """Raised by a condition to stop waiting at once: the awaited state can no longer come."""
+
+
+def wait_for_condition(
+    condition: Callable[[], bool], config: PollingConfig | None = None
+) -> bool:
+    """Poll until ``condition()`` returns True; an exception from it means "not yet".
+
+    :class:`ConditionFailed` propagates immediately, so a wait can fail fast (a crash loop, a
+    failed Job) instead of running into its timeout.
+    """
+    cfg = config or PollingConfig()
+    start = time.monotonic()
+    retrying = Retrying(
+        stop=stop_before_delay(cfg.timeout),
+        wait=wait_fixed(cfg.interval),
+        retry=retry_if_result(lambda result: result is not True)
+        | retry_if_exception(lambda exc: not isinstance(exc, ConditionFailed)),
+        reraise=False,
+    )
+    try:
+        retrying(condition)
+    except RetryError as exc:
+        last = exc.last_attempt
+        raise PollingTimeoutError(
+            cfg.description, time.monotonic() - start, last.attempt_number, last.exception()
+        ) from None
+    return True
+
+
+def _can_connect(host: str, port: int, timeout: float) -> bool:
+    with socket.create_connection((host, port), timeout=timeout):
+        return True
+
+
+def wait_for_service(
+    service: str,
+    port: int,
+    namespace: str = DEFAULT_NAMESPACE,
+    config: PollingConfig | None = None,
+) -> None:
+    """Wait until the service accepts TCP connections where this process reaches it.
+
+    The address comes from :func:`floe_testing.endpoints.resolve_endpoint`: a port-forward or
+    env-configured endpoint when registered, the service's DNS name inside a cluster.
+    """
+    cfg = config or PollingConfig(description=f"service {service}:{port} in {namespace}")
+    if cfg.description == "condition":
+        cfg = cfg.model_copy(update={"description": f"service {service}:{port} in {namespace}"})
+    endpoint = resolve_endpoint(service, port, namespace)
+    connect_timeout = min(2.0, cfg.interval * 4)
+    wait_for_condition(
+        lambda: _can_connect(endpoint.host, endpoint.port, connect_timeout),
+        cfg.model_copy(update={"description": f"{cfg.description} at {endpoint}"}),
+    )
+
+
+__all__ = [
+    "ConditionFailed",
+    "NotReady",
+    "PollingTimeoutError",
+    "wait_for_condition",
+    "wait_for_service",
+]

@@ -1,0 +1,65 @@
+"""Finding a reachable address for a service, from env config or from the cluster provider."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from floe_testing.endpoints import Endpoint, register_endpoint, registered_endpoint
+from floe_testing.models import ServiceRequirement
+from floe_testing.provider import current_provider
+from floe_testing.stack_services import STACK_SERVICES, StackService
+
+if TYPE_CHECKING:
+    from floe_testing.service_configs import ServiceSettings
+
+
+def stack_service_named(name: str, port: int) -> StackService | None:
+    """The stack service with this Kubernetes Service name and port, if it is one."""
+    for service in STACK_SERVICES.values():
+        if service.name == name and port in (service.port, *service.extra_ports):
+            return service
+    return None
+
+
+def env_endpoint(service: StackService) -> tuple[ServiceSettings, Endpoint] | None:
+    """The config and address given by env vars, registered for later lookups; else None."""
+    cls = service.config_class
+    if not cls.endpoint_from_env():
+        return None
+    config = cls.resolve()
+    host, port = service.address_of(config)
+    endpoint = Endpoint(host, port, f"from env {cls.endpoint_env_var}")
+    register_endpoint(service.name, service.port, service.namespace, endpoint)
+    return config, endpoint
+
+
+def locate(requirement: ServiceRequirement) -> Endpoint:
+    """Registered endpoint, else env endpoint, else ask the cluster provider to bring it up."""
+    found = registered_endpoint(requirement.name, requirement.port, requirement.namespace)
+    if found is not None:
+        return found
+    stack = stack_service_named(requirement.name, requirement.port)
+    if stack is not None and requirement.port == stack.port:
+        from_env = env_endpoint(stack)
+        if from_env is not None:
+            return from_env[1]
+    return current_provider().endpoint(requirement.name, requirement.port, requirement.namespace)
+
+
+def discovered_settings(service: StackService) -> Mapping[str, Any]:
+    """Config values the cluster knows: the reachable address and the Secret's credentials."""
+    provider = current_provider()
+    endpoint = provider.endpoint(service.name, service.port, service.namespace)
+    secret = provider.secret_data(service.secret, service.namespace) if service.secret else {}
+    return service.settings(endpoint.host, endpoint.port, secret)
+
+
+def probe_tcp(endpoint: Endpoint, timeout: float = 3.0) -> str | None:
+    """None when a TCP connection succeeds, else the reason it did not."""
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,181 @@
+"""Connection settings for each service, loaded from floe's environment variables.
+
+Precedence, highest first (the same for every service):
+
+1. arguments passed to the constructor (e.g. in a user's ``*_config`` fixture override);
+2. environment variables (``POSTGRES_HOST``, ``MINIO_ENDPOINT``, ...);
+3. values discovered from the cluster (forwarded address, credentials from the manifests'
+   Secrets), passed through :meth:`ServiceSettings.resolve`;
+4. the data model's defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from floe_testing.errors import ConfigError
+
+_URL = TypeAdapter(AnyHttpUrl)
+
+
+def _valid_url(value: str) -> str:
+    _URL.validate_python(value)
+    return value
+
+
+class ServiceSettings(BaseSettings):
+    """Base for service configs: env loading plus errors that name the field and env var."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=False)
+
+    #: Environment variable whose presence means "use this endpoint, no cluster needed".
+    endpoint_env_var: ClassVar[str | None] = None
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_describe(type(self), exc, explicit=set(values))) from None
+
+    @classmethod
+    def env_var(cls, field: str) -> str:
+        """The environment variable that sets ``field``."""
+        prefix = cls.model_config.get("env_prefix", "")
+        return f"{prefix}{field}".upper()
+
+    @classmethod
+    def endpoint_from_env(cls) -> bool:
+        """True when the environment points this service at a running endpoint."""
+        return bool(cls.endpoint_env_var and os.environ.get(cls.endpoint_env_var))
+
+    @classmethod
+    def resolve(cls, discovered: Mapping[str, Any] | None = None) -> Self:
+        """Build from env vars, filling the fields env leaves unset with ``discovered`` values."""
+        fill = {
+            name: value
+            for name, value in (discovered or {}).items()
+            if cls.env_var(name) not in os.environ
+        }
+        return cls(**fill)
+
+
+def _describe(cls: type[ServiceSettings], exc: ValidationError, explicit: set[str]) -> str:
+    """One line per bad field, naming where its value came from; secret inputs are never shown."""
+    lines = [f"Invalid {cls.__name__}:"]
+    for error in exc.errors(include_url=False, include_input=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        info = cls.model_fields.get(field)
+        env = cls.env_var(field) if field else ""
+        if field in explicit:
+            source = f"passed to {cls.__name__}({field}=...)"
+        elif env in os.environ:
+            source = f"from env {env}"
+        else:
+            source = f"set env {env} or override the fixture"
+        msg = error["msg"]
+        raw = os.environ.get(env) if env and field not in explicit else None
+        secret = info is not None and info.annotation in (SecretStr, SecretStr | None)
+        if raw is not None and not secret:
+            msg += f" (got {raw!r})"
+            if raw.startswith("tcp://"):
+                msg += (
+                    "; this looks like a Kubernetes service-link variable: set "
+                    "enableServiceLinks: false on the pod or export the real value"
+                )
+        lines.append(f"  - {field or '(model)'} [{source}]: {msg}")
+    return "\n".join(lines)
+
+
+class PostgresConfig(ServiceSettings):
+    """PostgreSQL server the ``postgres_connection`` fixture creates test databases on."""
+
+    model_config = SettingsConfigDict(env_prefix="POSTGRES_")
+    endpoint_env_var: ClassVar[str | None] = "POSTGRES_HOST"
+
+    host: str = Field(default="postgres.floe-test.svc.cluster.local", min_length=1)
+    port: int = Field(default=5432, ge=1, le=65535)
+    database: str = Field(default="test", min_length=1)
+    user: str = Field(default="test", min_length=1)
+    password: SecretStr
+
+
+class MinIOConfig(ServiceSettings):
+    """S3 endpoint (MinIO in the stack) for the ``minio_client`` fixture."""
+
+    model_config = SettingsConfigDict(env_prefix="MINIO_")
+    endpoint_env_var: ClassVar[str | None] = "MINIO_ENDPOINT"
+
+    endpoint: str = Field(default="http://minio.floe-test.svc.cluster.local:9000")
+    access_key: str = Field(default="minioadmin", min_length=1)
+    secret_key: SecretStr
+    secure: bool = Field(default=False)
+    region: str = Field(default="us-east-1", min_length=1)
+
+    _check_endpoint = field_validator("endpoint")(_valid_url)
+
+    @property
+    def netloc(self) -> str:
+        """``host:port`` as the minio client wants it (it takes no scheme)."""
+        parts = urlsplit(self.endpoint)
+        return parts.netloc
+
+    @property
+    def use_tls(self) -> bool:
+        """TLS when asked for explicitly or implied by an https endpoint."""
+        return self.secure or urlsplit(self.endpoint).scheme == "https"
+
+
+class PolarisConfig(ServiceSettings):
+    """Iceberg REST catalog (Polaris in the stack) for the ``polaris_catalog`` fixture."""
+
+    model_config = SettingsConfigDict(env_prefix="POLARIS_")
+    endpoint_env_var: ClassVar[str | None] = "POLARIS_URI"
+
+    uri: str = Field(default="http://polaris.floe-test.svc.cluster.local:8181/api/catalog")
+    warehouse: str = Field(default="test_warehouse", min_length=1)
+    credential: SecretStr | None = Field(default=None, description="client_id:client_secret")
+    scope: str = Field(default="PRINCIPAL_ROLE:ALL", min_length=1)
+
+    _check_uri = field_validator("uri")(_valid_url)
+
+
+class DuckDBConfig(ServiceSettings):
+    """Where the ``duckdb_connection`` fixture opens its database."""
+
+    model_config = SettingsConfigDict(env_prefix="DUCKDB_")
+
+    database: str = Field(default=":memory:", min_length=1)
+    read_only: bool = Field(default=False)
+
+    @model_validator(mode="after")
+    def _read_only_needs_file(self) -> Self:
+        if self.read_only and self.database == ":memory:":
+            raise ValueError(
+                "read_only=True needs a database file: an in-memory database cannot be "
+                "opened read-only (set DUCKDB_DATABASE to a path)"
+            )
+        return self
+
+
+class DagsterConfig(ServiceSettings):
+    """Dagster webserver the ``dagster_client`` fixture talks GraphQL to."""
+
+    model_config = SettingsConfigDict(env_prefix="DAGSTER_")
+    endpoint_env_var: ClassVar[str | None] = "DAGSTER_HOST"
+
+    host: str = Field(default="dagster-webserver.floe-test.svc.cluster.local", min_length=1)
+    port: int = Field(default=3000, ge=1, le=65535)
