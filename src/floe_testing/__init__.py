@@ -34,7 +34,28 @@ _EXPORTS = {
     "run_dagster_job": "floe_testing.fixtures.dagster",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AdapterTestBase",
+    "CleanupError",
+    "ConditionFailed",
+    "ConfigError",
+    "DagsterConfig",
+    "DuckDBConfig",
+    "FloeTestingError",
+    "InfrastructureError",
+    "IntegrationTestBase",
+    "MinIOConfig",
+    "NotReady",
+    "PluginTestBase",
+    "PolarisConfig",
+    "PollingConfig",
+    "PollingTimeoutError",
+    "PostgresConfig",
+    "ServiceRequirement",
+    "run_dagster_job",
+    "wait_for_condition",
+    "wait_for_service",
+]
 
 
 def __getattr__(name: str) -> Any:

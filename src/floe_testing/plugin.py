@@ -14,7 +14,7 @@ import pytest
 
 from floe_testing import traceability
 from floe_testing.cluster.options import add_options
-from floe_testing.errors import FloeTestingError
+from floe_testing.errors import FloeTestingError, fail
 from floe_testing.fixtures.dagster import dagster_client, dagster_config
 from floe_testing.fixtures.duckdb import duckdb_config, duckdb_connection
 from floe_testing.fixtures.minio import minio_bucket, minio_client, minio_config
@@ -114,7 +114,7 @@ def planned_services(items: list[pytest.Item]) -> set[ServiceRequirement]:
         for item in items:
             cls = getattr(item, "cls", None)
             if isinstance(cls, type) and issubclass(cls, base.IntegrationTestBase):
-                needed.update(cls.required_services)
+                needed.update(getattr(cls, "required_services", ()))
     return needed
 
 
@@ -134,6 +134,6 @@ def floe_cluster(request: pytest.FixtureRequest) -> Iterator[ClusterSession]:
         session = lazy.get()
         session.provision(lazy.planned)
     except FloeTestingError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        fail(str(exc))
     yield session
     session.close()

@@ -16,7 +16,8 @@ from tenacity import (
 )
 
 from floe_testing.endpoints import resolve_endpoint
-from floe_testing.models import DEFAULT_NAMESPACE, PollingConfig
+from floe_testing.models import PollingConfig
+from floe_testing.stack_services import DEFAULT_NAMESPACE
 
 
 class PollingTimeoutError(TimeoutError):

@@ -28,21 +28,20 @@ class ServiceProvider(Protocol):
         ...
 
 
-_current: ServiceProvider | None = None
+_installed: list[ServiceProvider] = []
 
 
 def install_provider(provider: ServiceProvider | None) -> None:
     """Make ``provider`` the one consumers get (``None`` removes it)."""
-    global _current
-    _current = provider
+    _installed[:] = [provider] if provider is not None else []
 
 
 def current_provider() -> ServiceProvider:
     """The installed provider, or an error saying how to get services without one."""
-    if _current is None:
+    if not _installed:
         raise InfrastructureError(
             "No cluster provider is active in this process (is the floe_testing plugin "
             "disabled with -p no:floe_testing?). Point the env vars (POSTGRES_HOST, "
             "MINIO_ENDPOINT, POLARIS_URI, DAGSTER_HOST) at running services instead."
         )
-    return _current
+    return _installed[0]

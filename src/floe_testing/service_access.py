@@ -52,7 +52,10 @@ def discovered_settings(service: StackService) -> Mapping[str, Any]:
     """Config values the cluster knows: the reachable address and the Secret's credentials."""
     provider = current_provider()
     endpoint = provider.endpoint(service.name, service.port, service.namespace)
-    secret = provider.secret_data(service.secret, service.namespace) if service.secret else {}
+    secret = (
+        provider.secret_data(service.secret_name, service.namespace)
+        if service.secret_name else {}
+    )
     return service.settings(endpoint.host, endpoint.port, secret)
 
 

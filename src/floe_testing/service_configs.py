@@ -22,8 +22,8 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -80,7 +80,9 @@ def _describe(cls: type[ServiceSettings], exc: ValidationError, explicit: set[st
         field = str(error["loc"][0]) if error["loc"] else ""
         info = cls.model_fields.get(field)
         env = cls.env_var(field) if field else ""
-        if field in explicit:
+        if not field:
+            source = "combination of fields"
+        elif field in explicit:
             source = f"passed to {cls.__name__}({field}=...)"
         elif env in os.environ:
             source = f"from env {env}"
@@ -161,14 +163,16 @@ class DuckDBConfig(ServiceSettings):
     database: str = Field(default=":memory:", min_length=1)
     read_only: bool = Field(default=False)
 
-    @model_validator(mode="after")
-    def _read_only_needs_file(self) -> Self:
-        if self.read_only and self.database == ":memory:":
+    @field_validator("read_only")
+    @classmethod
+    def _read_only_needs_file(cls, value: bool, info: ValidationInfo) -> bool:
+        # A field (not model) validator, so the error names read_only and DUCKDB_READ_ONLY.
+        if value and info.data.get("database") == ":memory:":
             raise ValueError(
                 "read_only=True needs a database file: an in-memory database cannot be "
                 "opened read-only (set DUCKDB_DATABASE to a path)"
             )
-        return self
+        return value
 
 
 class DagsterConfig(ServiceSettings):

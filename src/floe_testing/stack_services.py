@@ -39,7 +39,7 @@ class StackService:
     endpoint_env: str
     settings: Callable[[str, int, Mapping[str, str]], Settings]
     address_of: Callable[[Any], tuple[str, int]]
-    secret: str | None = None
+    secret_name: str | None = None
     namespace: str = DEFAULT_NAMESPACE
     extra_ports: tuple[int, ...] = field(default=())
 
@@ -88,18 +88,21 @@ def _dagster(host: str, port: int, secret: Mapping[str, str]) -> Settings:
 
 POSTGRES = StackService(
     key="postgres", name="postgres", port=5432, config_name="PostgresConfig",
-    endpoint_env="POSTGRES_HOST", settings=_postgres, address_of=lambda c: (c.host, c.port), secret="postgres-credentials",
+    endpoint_env="POSTGRES_HOST", settings=_postgres, address_of=lambda c: (c.host, c.port),
+    secret_name="postgres-credentials",  # noqa: S106 - a Secret's name, not a password
 )
 MINIO = StackService(
     key="minio", name="minio", port=9000, config_name="MinIOConfig",
     endpoint_env="MINIO_ENDPOINT", settings=_minio,
-    address_of=lambda c: _url_address(c.endpoint, 9000), secret="minio-credentials",
+    address_of=lambda c: _url_address(c.endpoint, 9000),
+    secret_name="minio-credentials",  # noqa: S106 - a Secret's name, not a password
     extra_ports=(9001,),
 )
 POLARIS = StackService(
     key="polaris", name="polaris", port=8181, config_name="PolarisConfig",
     endpoint_env="POLARIS_URI", settings=_polaris,
-    address_of=lambda c: _url_address(c.uri, 8181), secret="polaris-credentials",
+    address_of=lambda c: _url_address(c.uri, 8181),
+    secret_name="polaris-credentials",  # noqa: S106 - a Secret's name, not a password
     extra_ports=(8182,),
 )
 DAGSTER = StackService(

@@ -6,9 +6,7 @@ from abc import ABC
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import pytest
-
-from floe_testing.errors import FloeTestingError
+from floe_testing.errors import FloeTestingError, fail
 from floe_testing.models import ServiceRequirement
 from floe_testing.naming import short_uid, unique_k8s_name
 from floe_testing.service_access import locate, probe_tcp
@@ -57,24 +55,21 @@ class IntegrationTestBase(ABC):
         try:
             endpoint = locate(requirement)
         except FloeTestingError as exc:
-            pytest.fail(
+            fail(
                 f"Required service {service}:{port} (namespace {requirement.namespace}) is not "
-                f"available: {exc}",
-                pytrace=False,
-            )
+                f"available: {exc}")
         reason = probe_tcp(endpoint)
         if reason is not None:
-            pytest.fail(
+            fail(
                 f"Required service {service}:{port} (namespace {requirement.namespace}) is not "
                 f"reachable: tried {endpoint}: {reason}.\nFix: make sure the service is "
                 "deployed and ready (kubectl get pods -n "
-                f"{requirement.namespace}), or set the env var naming its endpoint.",
-                pytrace=False,
-            )
+                f"{requirement.namespace}), or set the env var naming its endpoint.")
 
     def add_cleanup(self, func: Callable[[], Any], description: str | None = None) -> None:
         """Run ``func`` after this test, even if the test fails."""
-        self._cleanups.append((description or getattr(func, "__name__", repr(func)), func))
+        label = description or str(getattr(func, "__name__", None) or repr(func))
+        self._cleanups.append((label, func))
 
     def setup_method(self, method: Callable[..., Any] | None = None) -> None:
         """Check every required service before the test body runs."""

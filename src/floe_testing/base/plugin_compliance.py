@@ -6,10 +6,10 @@ import inspect
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar
 
-import pytest
 from pydantic import BaseModel, ValidationError
 
 from floe_testing.base.integration import IntegrationTestBase
+from floe_testing.errors import fail
 
 
 class PluginTestBase(IntegrationTestBase):
@@ -39,12 +39,10 @@ class PluginTestBase(IntegrationTestBase):
         for ep in found:
             if ep.name == self.plugin_name:
                 return ep
-        pytest.fail(
+        fail(
             f"No entry point {self.plugin_name!r} in group {self.group()!r}; registered there: "
             f"{sorted(ep.name for ep in found) or 'nothing'}. Declare it in your "
-            f'pyproject.toml under [project.entry-points."{self.group()}"] and reinstall.',
-            pytrace=False,
-        )
+            f'pyproject.toml under [project.entry-points."{self.group()}"] and reinstall.')
 
     def load_plugin(self) -> Any:
         """The object the entry point refers to (usually the plugin class)."""
@@ -52,8 +50,7 @@ class PluginTestBase(IntegrationTestBase):
         try:
             return ep.load()
         except Exception as exc:  # noqa: BLE001 - report any import failure with its cause
-            pytest.fail(f"Entry point {ep.name} = {ep.value!r} failed to load: {exc!r}",
-                        pytrace=False)
+            fail(f"Entry point {ep.name} = {ep.value!r} failed to load: {exc!r}")
 
     def test_entry_point_discovery(self) -> None:
         """The plugin is registered under its group and its target imports."""
@@ -72,8 +69,7 @@ class PluginTestBase(IntegrationTestBase):
                     metadata, from_attributes=not isinstance(metadata, dict)
                 )
             except ValidationError as exc:
-                pytest.fail(f"{plugin!r}.{self.metadata_attribute} is invalid:\n{exc}",
-                            pytrace=False)
+                fail(f"{plugin!r}.{self.metadata_attribute} is invalid:\n{exc}")
             declared_name = getattr(validated, "name", self.plugin_name)
             assert declared_name == self.plugin_name, (
                 f"metadata name {declared_name!r} differs from entry point {self.plugin_name!r}"

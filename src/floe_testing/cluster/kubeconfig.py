@@ -48,7 +48,8 @@ def load_kubeconfig(path: Path, named_by: str, context: str | None = None) -> py
     except PermissionError as exc:
         raise ConfigError(f"{named_by} names {path}, which cannot be read: {exc}.") from None
     except (yaml.YAMLError, KeyError, TypeError, pykube.exceptions.PyKubeError) as exc:
-        raise ConfigError(f"{named_by} names {path}, which is not a valid kubeconfig: {exc}") from None
+        raise ConfigError(
+            f"{named_by} names {path}, which is not a valid kubeconfig: {exc}") from None
     if context is not None:
         try:
             config.set_current_context(context)

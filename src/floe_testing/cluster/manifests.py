@@ -158,8 +158,8 @@ def with_dependencies(wanted: Iterable[str], comps: Mapping[str, Component]) -> 
 def parse_image_overrides(entries: Iterable[str], source: str) -> dict[str, str]:
     """``FROM=TO`` entries into a mapping; a malformed entry names ``source``."""
     mapping: dict[str, str] = {}
-    for entry in entries:
-        entry = entry.strip()
+    for raw in entries:
+        entry = raw.strip()
         if not entry:
             continue
         old, sep, new = entry.partition("=")

@@ -25,7 +25,7 @@ def spawn(args: Sequence[str | Path], **kwargs: Any) -> subprocess.Popen[str]:
     """Start a child in its own session (a terminal's Ctrl-C is ours to handle, not its) that
     the kernel terminates if this process dies without cleaning up."""
     preexec: Callable[[], None] | None = _die_with_parent if sys.platform == "linux" else None
-    return subprocess.Popen(  # noqa: S603 - argument list, never a shell
+    return subprocess.Popen(
         [str(a) for a in args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

@@ -55,7 +55,7 @@ class ClusterSession:
         self._docs: list[ManifestDoc] | None = None
         self._components: dict[str, Component] = {}
         self._applied: set[str] = set()
-        self._created_namespaces: list[str] = []
+        self._created: list[pykube.objects.APIObject] = []
         self._closed = False
 
     # -- cluster -------------------------------------------------------------------------
@@ -155,8 +155,8 @@ class ClusterSession:
             for doc in docs:
                 applied = apply_document(api, doc, self.settings.image_overrides)
                 counts[applied.outcome] += 1
-                if doc.kind == "Namespace" and applied.outcome == "created":
-                    self._created_namespaces.append(doc.name)
+                if applied.outcome == "created":
+                    self._created.append(applied.obj)
         self.progress.line("manifests: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
 
     def _wait(self, api: pykube.HTTPClient, workloads: list[Workload]) -> None:
@@ -236,7 +236,7 @@ class ClusterSession:
             self.forwards.clear()
             keep = self.settings.keep_cluster
             if self.access is not None and self.settings.reuse and not keep:
-                self._delete_namespaces(self.access.api)
+                self._delete_created()
             if self.kind is not None and not keep:
                 with self.progress.step(f"delete kind cluster {self.settings.cluster_name!r}"):
                     self.kind.delete()
@@ -244,10 +244,18 @@ class ClusterSession:
                 self.progress.line(f"kept kind cluster {self.settings.cluster_name!r} "
                                    "(--keep-cluster); the next run reuses it")
 
-    def _delete_namespaces(self, api: pykube.HTTPClient) -> None:
-        for name in reversed(self._created_namespaces):
-            with self.progress.step(f"delete namespace {name} created by this run"):
-                pykube.Namespace(api, {"metadata": {"name": name}}).delete()
+    def _delete_created(self) -> None:
+        """On a reused cluster, remove what this run created (a new namespace takes its
+        contents with it), newest first."""
+        namespaces = {o.name for o in self._created if o.kind == "Namespace"}
+        doomed = [o for o in reversed(self._created)
+                  if o.kind == "Namespace" or o.obj["metadata"].get("namespace") not in namespaces]
+        if not doomed:
+            return
+        with self.progress.step(f"delete {len(doomed)} objects created by this run "
+                                f"(namespaces: {', '.join(sorted(namespaces)) or 'none'})"):
+            for obj in doomed:
+                obj.delete(propagation_policy="Background")
 
 
 def _key(req: ServiceRequirement) -> ServiceKey:

@@ -11,13 +11,12 @@ import pytest
 
 from floe_testing.cluster.kind_binary import KIND_NODE_IMAGE
 from floe_testing.cluster.manifests import parse_image_overrides
-from floe_testing.errors import ConfigError
-
 from floe_testing.cluster.options import (
     DEFAULT_CLUSTER_NAME,
     DEFAULT_READY_TIMEOUT,
     PYTEST_KIND_DEFAULT_NAME,
 )
+from floe_testing.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,8 @@ def load_settings(config: pytest.Config) -> ClusterSettings:
     overrides.update(parse_image_overrides(config.getini("floe_image_overrides"),
                                            "ini floe_image_overrides"))
     overrides.update(parse_image_overrides(
-        list(_opt(config, "floe_image_overrides") or []), "--floe-image-override"))
+        [str(v) for v in config.getoption("floe_image_overrides") or []],
+        "--floe-image-override"))
 
     timeout_cli = _opt(config, "floe_ready_timeout")
     if timeout_cli is not None:

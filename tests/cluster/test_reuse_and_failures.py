@@ -1,0 +1,142 @@
+"""A reused cluster (KUBECONFIG) and the failure paths, each produced for real."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .conftest import cluster_args, is_up, port_forward_pids
+
+pytestmark = [pytest.mark.cluster]
+
+
+def _kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.requirement("001-FR-004", "001-FR-051")
+def test_kubeconfig_cluster_is_reused_never_deleted(
+        pytester: pytest.Pytester, live_cluster: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(live_cluster))
+    pytester.makepyfile(test_pg="""
+        def test_sql(postgres_connection):
+            with postgres_connection.cursor() as cur:
+                cur.execute("select 1")
+                assert cur.fetchone() == (1,)
+    """)
+    result = pytester.runpytest_subprocess(*cluster_args("-s"))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*using existing cluster context * (reused: never created or deleted)*",
+        "*delete * objects created by this run (namespaces: floe-test)*",
+    ])
+    assert "kind cluster" not in result.stdout.str()
+    assert is_up(), "a reused cluster must never be deleted"
+    assert not port_forward_pids()
+    gone = _kubectl(live_cluster, "get", "namespace", "floe-test")
+    assert "NotFound" in gone.stderr or "Terminating" in gone.stdout, gone
+
+
+@pytest.mark.requirement("001-FR-008", "001-FR-053")
+def test_image_that_cannot_be_pulled_fails_fast_with_diagnosis(
+        pytester: pytest.Pytester, live_cluster: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(live_cluster))
+    manifests = pytester.mkdir("broken")
+    (manifests / "ghost.yaml").write_text(textwrap.dedent("""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: ghost, namespace: default}
+        spec:
+          selector: {matchLabels: {app: ghost}}
+          template:
+            metadata: {labels: {app: ghost}}
+            spec:
+              containers:
+              - {name: ghost, image: "registry.invalid/ghost:1.0", imagePullPolicy: IfNotPresent}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: ghost, namespace: default}
+        spec:
+          selector: {app: ghost}
+          ports: [{port: 80}]
+    """))
+    pytester.makepyfile(test_ghost="""
+        from floe_testing import IntegrationTestBase, ServiceRequirement
+
+        class TestGhost(IntegrationTestBase):
+            required_services = [ServiceRequirement(name="ghost", port=80, namespace="default")]
+
+            def test_never_runs(self):
+                raise AssertionError("setup should have failed")
+    """)
+    result = pytester.runpytest_subprocess(
+        *cluster_args(manifests=manifests), "--floe-ready-timeout", "240")
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert "Timed out" not in out, "an unpullable image must fail fast, not at the timeout"
+    result.stdout.fnmatch_lines([
+        "*Deployment/ghost in default cannot become ready: container ghost is *Err*Pull*",
+        "*pod ghost-*: phase Pending*",
+        "*container ghost (registry.invalid/ghost:1.0): waiting *",
+        "*event *",
+    ])
+    result.stdout.fnmatch_lines(["*delete 2 objects created by this run*"])
+    assert "During handling" not in out
+    leftover = _kubectl(live_cluster, "get", "deployment,service", "ghost", "-n", "default")
+    assert "NotFound" in leftover.stderr, "objects created on a reused cluster must be removed"
+
+
+@pytest.mark.requirement("001-FR-009")
+def test_killed_forward_is_restarted_and_next_query_succeeds(
+        pytester: pytest.Pytester, live_cluster: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(live_cluster))
+    pytester.makepyfile(test_kill="""
+        import os, signal
+        import psycopg2
+        from floe_testing.fixtures.postgres import connect
+
+        def test_forward_survives_kill(floe_cluster, postgres_config):
+            forward = next(f for f in floe_cluster.forwards.values() if "postgres" in f.target)
+            port, pid = forward.local_port, forward.pid
+            os.kill(pid, signal.SIGKILL)
+            endpoint = floe_cluster.endpoint("postgres", 5432, "floe-test")
+            assert forward.restarts >= 1 and forward.pid != pid
+            assert endpoint.port == port, "restarted on the same local port"
+            conn = connect(postgres_config)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("select 7")
+                    assert cur.fetchone() == (7,)
+            finally:
+                conn.close()
+    """)
+    result = pytester.runpytest_subprocess(*cluster_args("-s"))
+    result.assert_outcomes(passed=1)
+    assert not port_forward_pids()
+
+
+@pytest.mark.requirement("001-FR-004", "001-FR-053")
+def test_unreachable_kubeconfig_fails_in_seconds_naming_context_and_server(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    kubeconfig = pytester.path / "dead-kubeconfig"
+    kubeconfig.write_text(textwrap.dedent("""
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: dead, cluster: {server: "https://127.0.0.1:1"}}]
+        users: [{name: u, user: {token: abc}}]
+        contexts: [{name: dead-ctx, context: {cluster: dead, user: u}}]
+        current-context: dead-ctx
+    """))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    pytester.makepyfile(test_pg="def test_x(postgres_connection):\n    pass\n")
+    result = pytester.runpytest_subprocess(*cluster_args())
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        f"*The cluster in {kubeconfig} (KUBECONFIG) is unreachable: context 'dead-ctx', "
+        "server https://127.0.0.1:1*"])
+    assert "Traceback" not in result.stdout.str()
