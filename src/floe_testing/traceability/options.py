@@ -1,0 +1,208 @@
+"""Command-line and ini options of the traceability feature, and their validated form.
+
+Command-line options win over ini options; ini options exist so a project can set its spec,
+threshold and strictness once (``[tool.pytest.ini_options]``) instead of in every CI job.
+
+=====================================  =====================================================
+Command line                           ini (same meaning)
+=====================================  =====================================================
+``--traceability-report PATH``         (none; where to write is a per-run decision)
+``--traceability-spec PATH``           ``traceability_spec`` (paths, relative to the ini
+(repeatable; file or directory)        file's directory); the command line replaces it
+``--traceability-threshold N``         ``traceability_threshold``
+``--require-requirement-markers``      ``require_requirement_markers`` (bool)
+``--require-requirement-markers-for``  ``require_requirement_markers_for`` (lines)
+``--forbid-sleep``                     ``forbid_sleep`` (bool)
+(none)                                 ``requirement_id_pattern`` (regex)
+(none)                                 ``traceability_spec_id`` (overrides the derived one)
+=====================================  =====================================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from floe_testing.traceability.ids import DEFAULT_ID_PATTERN
+
+GROUP = "floe-testing traceability"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the traceability command-line and ini options."""
+    group = parser.getgroup("floe-traceability", GROUP)
+    group.addoption(
+        "--traceability-report",
+        metavar="PATH",
+        default=None,
+        help="write the requirement traceability report (JSON) to PATH",
+    )
+    group.addoption(
+        "--traceability-spec",
+        metavar="PATH",
+        action="append",
+        default=None,
+        help="spec Markdown file, or directory searched for *.md, defining the requirement IDs "
+        "to measure coverage against (repeatable; replaces ini traceability_spec)",
+    )
+    group.addoption(
+        "--traceability-threshold",
+        metavar="N",
+        default=None,
+        help="fail the run (exit 1) when requirement coverage is below N percent",
+    )
+    group.addoption(
+        "--require-requirement-markers",
+        action="store_true",
+        default=None,
+        help="fail the run (exit 1) when a collected test has no @pytest.mark.requirement",
+    )
+    group.addoption(
+        "--require-requirement-markers-for",
+        metavar="EXPR_OR_PATH",
+        action="append",
+        default=None,
+        help="like --require-requirement-markers, but only for tests under a path (a value "
+        "containing '/' or ending in .py, or an existing path) or matching a marker "
+        "expression as for -m, e.g. 'integration'; repeatable",
+    )
+    group.addoption(
+        "--forbid-sleep",
+        action="store_true",
+        default=None,
+        help="fail the run (exit 1) when a collected test module or its conftest.py uses "
+        "time.sleep",
+    )
+    parser.addini(
+        "requirement_id_pattern",
+        "regular expression a requirement ID must wholly match",
+        default=DEFAULT_ID_PATTERN,
+    )
+    parser.addini(
+        "traceability_spec",
+        "spec Markdown files or directories defining the requirement IDs (relative to the ini "
+        "file's directory)",
+        type="paths",
+        default=[],
+    )
+    parser.addini(
+        "traceability_spec_id",
+        "spec_id written into the traceability report (default: derived from the IDs' prefix)",
+        default="",
+    )
+    parser.addini(
+        "traceability_threshold",
+        "minimum requirement coverage in percent (like --traceability-threshold)",
+        default="",
+    )
+    parser.addini(
+        "require_requirement_markers",
+        "every collected test must carry @pytest.mark.requirement",
+        type="bool",
+        default=False,
+    )
+    parser.addini(
+        "require_requirement_markers_for",
+        "limit the requirement-marker obligation to these paths or marker expressions",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "forbid_sleep",
+        "fail the run when collected test code uses time.sleep",
+        type="bool",
+        default=False,
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The traceability options of one run, validated and with paths resolved."""
+
+    id_pattern: str = DEFAULT_ID_PATTERN
+    report_path: Path | None = None
+    spec_paths: tuple[Path, ...] = ()
+    spec_id: str | None = None
+    threshold: float | None = None
+    require_markers: bool = False
+    require_markers_scopes: tuple[str, ...] = field(default_factory=tuple)
+    forbid_sleep: bool = False
+
+    @property
+    def any_requested(self) -> bool:
+        """Whether the user asked for anything traceability-related beyond the marker."""
+        return (
+            self.report_path is not None
+            or bool(self.spec_paths)
+            or self.threshold is not None
+            or self.require_markers
+            or self.forbid_sleep
+        )
+
+
+def parse_threshold(raw: str, source: str) -> float:
+    """A percentage in [0, 100] (``80`` or ``80%``); anything else is a usage error naming where
+    it came from, because a typo silently disabling the gate would defeat its purpose.
+    """
+    try:
+        value = float(raw.strip().removesuffix("%"))
+    except ValueError:
+        raise pytest.UsageError(
+            f"{source} must be a number of percent between 0 and 100, got {raw!r}"
+        ) from None
+    if math.isnan(value) or not 0.0 <= value <= 100.0:
+        raise pytest.UsageError(f"{source} must be between 0 and 100, got {raw!r}")
+    return value
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Combine command line and ini into :class:`Settings` (raising ``pytest.UsageError``)."""
+    base = config.invocation_params.dir
+
+    report_opt: str | None = config.getoption("traceability_report")
+    report_path = (base / report_opt) if report_opt else None
+
+    spec_opt: list[str] | None = config.getoption("traceability_spec")
+    if spec_opt:
+        spec_paths = tuple(base / p for p in spec_opt)
+    else:
+        spec_paths = tuple(Path(p) for p in config.getini("traceability_spec"))
+
+    threshold: float | None = None
+    threshold_opt: str | None = config.getoption("traceability_threshold")
+    if threshold_opt is not None:
+        threshold = parse_threshold(threshold_opt, "--traceability-threshold")
+    else:
+        threshold_ini = str(config.getini("traceability_threshold")).strip()
+        if threshold_ini:
+            threshold = parse_threshold(threshold_ini, "ini option traceability_threshold")
+
+    scopes_opt: list[str] | None = config.getoption("require_requirement_markers_for")
+    scopes = (
+        tuple(scopes_opt)
+        if scopes_opt
+        else tuple(str(s) for s in config.getini("require_requirement_markers_for"))
+    )
+    require_opt: bool | None = config.getoption("require_requirement_markers")
+    require = bool(require_opt) or bool(config.getini("require_requirement_markers"))
+    require = require or bool(scopes)
+
+    forbid_opt: bool | None = config.getoption("forbid_sleep")
+    forbid = bool(forbid_opt) or bool(config.getini("forbid_sleep"))
+
+    spec_id = str(config.getini("traceability_spec_id")).strip() or None
+    pattern = str(config.getini("requirement_id_pattern")).strip() or DEFAULT_ID_PATTERN
+
+    return Settings(
+        id_pattern=pattern,
+        report_path=report_path,
+        spec_paths=spec_paths,
+        spec_id=spec_id,
+        threshold=threshold,
+        require_markers=require,
+        require_markers_scopes=scopes,
+        forbid_sleep=forbid,
+    )
