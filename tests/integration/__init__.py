@@ -1,0 +1,1 @@
+"""Integration tier: every client fixture against real local servers (see conftest)."""

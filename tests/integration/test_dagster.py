@@ -1,0 +1,74 @@
+"""001-FR-024: ``dagster_client`` plus ``run_dagster_job`` against a real webserver."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from dagster_graphql import DagsterGraphQLClient
+
+from floe_testing.fixtures.dagster import TERMINAL_STATUSES, run_dagster_job
+from floe_testing.models import PollingConfig
+from floe_testing.polling import NotReady, PollingTimeoutError, wait_for_condition
+from floe_testing.service_configs import DagsterConfig
+from support.dagster_server import LocalDagster
+
+pytestmark = [pytest.mark.integration, pytest.mark.requirement("001-FR-024")]
+
+
+def test_client_talks_to_the_webserver_from_env(
+    dagster_client: DagsterGraphQLClient, dagster_config: DagsterConfig,
+    local_dagster: LocalDagster,
+) -> None:
+    assert (dagster_config.host, dagster_config.port) == (local_dagster.host, local_dagster.port)
+    assert isinstance(dagster_client, DagsterGraphQLClient)
+
+
+def test_successful_job_returns_success(dagster_client: DagsterGraphQLClient) -> None:
+    assert run_dagster_job(dagster_client, "ok_job") == "SUCCESS"
+
+
+def test_failing_job_returns_failure(dagster_client: DagsterGraphQLClient) -> None:
+    status = run_dagster_job(
+        dagster_client, "fail_job",
+        run_config={"ops": {"fail_on_purpose": {"config": {"message": "boom from the test"}}}},
+    )
+    assert status == "FAILURE"
+
+
+def test_run_that_does_not_finish_times_out_naming_the_job(
+    dagster_client: DagsterGraphQLClient,
+) -> None:
+    with pytest.raises(PollingTimeoutError) as timeout:
+        run_dagster_job(
+            dagster_client, "slow_job", polling=PollingConfig(timeout=1.0, interval=0.2)
+        )
+    message = str(timeout.value)
+    assert "'slow_job'" in message
+    assert "Timed out after" in message
+    found = re.search(r"Dagster run (\S+) of job", timeout.value.description)
+    assert found is not None, timeout.value.description
+    run_id = found.group(1)
+    assert run_id in message
+    assert dagster_client.get_run_status(run_id).value not in TERMINAL_STATUSES
+
+    # Do not leave the run blocking until the webserver is stopped: terminate and await it.
+    dagster_client.terminate_run(run_id)
+
+    def terminated() -> bool:
+        status = dagster_client.get_run_status(run_id).value
+        if status not in TERMINAL_STATUSES:
+            raise NotReady(f"run {run_id} is {status}")
+        return True
+
+    wait_for_condition(
+        terminated, PollingConfig(timeout=60, interval=0.5, description=f"end of run {run_id}")
+    )
+    assert dagster_client.get_run_status(run_id).value == "CANCELED"
+
+
+def test_unknown_job_is_an_error(dagster_client: DagsterGraphQLClient) -> None:
+    from dagster_graphql import DagsterGraphQLClientError
+
+    with pytest.raises(DagsterGraphQLClientError, match="JobNotFoundError"):
+        run_dagster_job(dagster_client, "no_such_job")

@@ -1,0 +1,86 @@
+"""001-FR-025: configs come from the env vars a user sets, and env mode creates no cluster."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from dagster_graphql import DagsterGraphQLClient
+from psycopg2.extensions import connection
+from pyiceberg.catalog.rest import RestCatalog
+
+from floe_testing.endpoints import registered_endpoint
+from floe_testing.fixtures.minio_tracking import TrackingMinio
+from floe_testing.plugin import LAZY_CLUSTER
+from floe_testing.service_configs import (
+    DagsterConfig,
+    MinIOConfig,
+    PolarisConfig,
+    PostgresConfig,
+)
+from floe_testing.stack_services import STACK_SERVICES
+from support.dagster_server import LocalDagster
+from support.iceberg_rest import IcebergRestServer
+from support.postgres_server import LocalPostgres
+from support.s3_server import LocalS3
+
+pytestmark = [pytest.mark.integration, pytest.mark.requirement("001-FR-025")]
+
+
+def test_configs_hold_the_env_values(
+    postgres_config: PostgresConfig,
+    minio_config: MinIOConfig,
+    polaris_config: PolarisConfig,
+    dagster_config: DagsterConfig,
+    local_postgres: LocalPostgres,
+    local_s3: LocalS3,
+    local_iceberg: IcebergRestServer,
+    local_dagster: LocalDagster,
+) -> None:
+    assert (postgres_config.host, postgres_config.port) == (local_postgres.host,
+                                                            local_postgres.port)
+    assert (postgres_config.user, postgres_config.database) == ("test", "test")
+    assert postgres_config.password.get_secret_value() == local_postgres.password
+    assert minio_config.netloc == f"{local_s3.host}:{local_s3.port}"
+    assert not minio_config.use_tls
+    assert polaris_config.uri == local_iceberg.uri
+    assert polaris_config.scope == "PRINCIPAL_ROLE:ALL"
+    assert (dagster_config.host, dagster_config.port) == (local_dagster.host, local_dagster.port)
+
+
+@pytest.mark.requirement("001-FR-026")
+def test_secrets_stay_hidden_in_reprs(
+    postgres_config: PostgresConfig, minio_config: MinIOConfig, polaris_config: PolarisConfig,
+    local_postgres: LocalPostgres, local_s3: LocalS3, local_iceberg: IcebergRestServer,
+) -> None:
+    shown = " ".join(repr(c) + str(c) for c in (postgres_config, minio_config, polaris_config))
+    for secret in (local_postgres.password, local_s3.secret_key, local_iceberg.client_secret):
+        assert secret not in shown
+
+
+def test_env_endpoints_are_registered(
+    postgres_config: PostgresConfig, minio_config: MinIOConfig, polaris_config: PolarisConfig,
+    dagster_config: DagsterConfig,
+) -> None:
+    """Resolving a config from env registers its address for wait_for_service and the bases."""
+    for key, service in STACK_SERVICES.items():
+        endpoint = registered_endpoint(service.name, service.port, service.namespace)
+        assert endpoint is not None, key
+        assert endpoint.host == "127.0.0.1", endpoint
+        assert endpoint.via == f"from env {service.config_class.endpoint_env_var}"
+
+
+def test_no_cluster_is_created_in_env_mode(
+    request: pytest.FixtureRequest,
+    postgres_connection: connection,
+    minio_client: TrackingMinio,
+    minio_bucket: str,
+    polaris_catalog: RestCatalog,
+    polaris_namespace: str,
+    duckdb_connection: duckdb.DuckDBPyConnection,
+    dagster_client: DagsterGraphQLClient,
+) -> None:
+    """Every client fixture is in use, and the plugin's lazy cluster session never existed."""
+    lazy = request.config.stash[LAZY_CLUSTER]
+    assert lazy.session is None
+    guard = request.getfixturevalue("cluster_guard")
+    assert guard.attempts == 0, "something asked the plugin for a cluster"

@@ -1,0 +1,209 @@
+"""Cluster settings from a real pytest config: command line > ini > env > default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from floe_testing.cluster.kind_binary import KIND_NODE_IMAGE
+from floe_testing.cluster.options import DEFAULT_READY_TIMEOUT
+from floe_testing.cluster.settings import ClusterSettings, load_settings
+from floe_testing.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+LoadSettings = Callable[..., ClusterSettings]
+
+FLOE_ENV = ("FLOE_MANIFESTS", "FLOE_IMAGE_OVERRIDES", "FLOE_READY_TIMEOUT", "FLOE_CLUSTER_NAME",
+            "KUBECONFIG", "KIND_PATH")
+
+
+@pytest.fixture
+def settings_of(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> LoadSettings:
+    """``settings_of(*args, ini=...)``: load_settings on a config pytest itself parsed."""
+    for name in FLOE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    kubectl = pytester.path / "bin" / "kubectl"
+    kubectl.parent.mkdir()
+    kubectl.write_text("#!/bin/sh\n")
+    kubectl.chmod(0o755)
+
+    def load(*args: str, ini: str | None = None) -> ClusterSettings:
+        if ini is not None:
+            pytester.makeini("[pytest]\n" + ini)
+        config = pytester.parseconfigure(f"--kind-kubectl-bin={kubectl}", *args)
+        return load_settings(config)
+
+    return load
+
+
+# -- manifests directory ----------------------------------------------------------------------
+
+
+@pytest.mark.requirement("001-FR-006")
+def test_manifests_default_is_rootdir_manifests(
+    settings_of: LoadSettings, pytester: pytest.Pytester
+) -> None:
+    assert settings_of().manifests_dir == pytester.path / "manifests"
+
+
+@pytest.mark.requirement("001-FR-006")
+def test_manifests_precedence(
+    settings_of: LoadSettings, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOE_MANIFESTS", "from-env")
+    assert settings_of().manifests_dir == pytester.path / "from-env"
+    assert settings_of(ini="floe_manifests = from-ini\n").manifests_dir == \
+        pytester.path / "from-ini"
+    assert settings_of("--floe-manifests=from-cli", ini="floe_manifests = from-ini\n") \
+        .manifests_dir == pytester.path / "from-cli"
+    absolute = pytester.path / "elsewhere" / "k8s"
+    assert settings_of(f"--floe-manifests={absolute}").manifests_dir == absolute
+
+
+# -- image overrides -----------------------------------------------------------------------
+
+
+@pytest.mark.requirement("001-FR-011")
+def test_image_override_precedence_and_merge(
+    settings_of: LoadSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOE_IMAGE_OVERRIDES", "a:1=env/a:1, b:1=env/b:1 c:1=env/c:1")
+    ini = "floe_image_overrides =\n    a:1=ini/a:1\n    b:1=ini/b:1\n"
+    settings = settings_of("--floe-image-override=a:1=cli/a:1", ini=ini)
+    assert settings.image_overrides == {"a:1": "cli/a:1", "b:1": "ini/b:1", "c:1": "env/c:1"}
+
+
+@pytest.mark.requirement("001-FR-011")
+def test_repeated_cli_overrides_all_apply(settings_of: LoadSettings) -> None:
+    settings = settings_of("--floe-image-override=docker.io/=mirror.local/",
+                           "--floe-image-override", "postgres:16=pg:16")
+    assert settings.image_overrides == {"docker.io/": "mirror.local/", "postgres:16": "pg:16"}
+
+
+@pytest.mark.requirement("001-FR-053")
+@pytest.mark.parametrize(
+    ("where", "source"),
+    [("env", "env FLOE_IMAGE_OVERRIDES"), ("ini", "ini floe_image_overrides"),
+     ("cli", "--floe-image-override")],
+)
+def test_bad_image_override_names_its_source(
+    settings_of: LoadSettings, monkeypatch: pytest.MonkeyPatch, where: str, source: str
+) -> None:
+    args: list[str] = []
+    ini = None
+    if where == "env":
+        monkeypatch.setenv("FLOE_IMAGE_OVERRIDES", "no-equals-sign")
+    elif where == "ini":
+        ini = "floe_image_overrides =\n    no-equals-sign\n"
+    else:
+        args.append("--floe-image-override=no-equals-sign")
+    with pytest.raises(ConfigError) as info:
+        settings_of(*args, ini=ini)
+    assert str(info.value).startswith(f"{source}: image override 'no-equals-sign'")
+
+
+# -- ready timeout -------------------------------------------------------------------------
+
+
+@pytest.mark.requirement("001-FR-008")
+def test_ready_timeout_precedence(
+    settings_of: LoadSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert settings_of().ready_timeout == DEFAULT_READY_TIMEOUT
+    monkeypatch.setenv("FLOE_READY_TIMEOUT", "30")
+    assert settings_of().ready_timeout == 30.0
+    assert settings_of(ini="floe_ready_timeout = 20\n").ready_timeout == 20.0
+    assert settings_of("--floe-ready-timeout=10", ini="floe_ready_timeout = 20\n") \
+        .ready_timeout == 10.0
+
+
+@pytest.mark.requirement("001-FR-053")
+@pytest.mark.parametrize(("value", "problem"), [("abc", "not a number"), ("-5", "positive"),
+                                                ("0", "positive")])
+def test_invalid_env_ready_timeout_names_it(
+    settings_of: LoadSettings, monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("FLOE_READY_TIMEOUT", value)
+    with pytest.raises(ConfigError) as info:
+        settings_of()
+    message = str(info.value)
+    assert "FLOE_READY_TIMEOUT" in message
+    assert repr(value) in message
+    assert problem in message
+
+
+@pytest.mark.requirement("001-FR-053")
+def test_invalid_ini_ready_timeout_names_it(settings_of: LoadSettings) -> None:
+    with pytest.raises(ConfigError, match="ini floe_ready_timeout: 'soon'"):
+        settings_of(ini="floe_ready_timeout = soon\n")
+
+
+# -- cluster name, reuse, binaries ----------------------------------------------------------
+
+
+@pytest.mark.requirement("001-FR-001")
+def test_cluster_name(
+    settings_of: LoadSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert settings_of().cluster_name == "floe-test"  # pytest-kind's "pytest-kind" default
+    assert settings_of("--cluster-name=mine").cluster_name == "mine"
+    monkeypatch.setenv("FLOE_CLUSTER_NAME", "from-env")
+    assert settings_of().cluster_name == "from-env"
+    assert settings_of(ini="floe_cluster_name = from-ini\n").cluster_name == "from-ini"
+    assert settings_of("--cluster-name=cli", ini="floe_cluster_name = from-ini\n") \
+        .cluster_name == "cli"
+
+
+@pytest.mark.requirement("001-FR-004")
+def test_kubeconfig_env_means_reuse(
+    settings_of: LoadSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fresh = settings_of()
+    assert (fresh.reuse, fresh.kubeconfig, fresh.kubeconfig_source) == (False, None, None)
+    existing = tmp_path / "config"
+    existing.write_text("apiVersion: v1\n")
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'missing'}:{existing}")
+    reused = settings_of()
+    assert reused.reuse is True
+    assert reused.kubeconfig == existing  # the first entry that exists, as kubectl merges
+    assert reused.kubeconfig_source == "KUBECONFIG"
+
+
+@pytest.mark.requirement("001-FR-004")
+def test_kubeconfig_option_beats_env(
+    settings_of: LoadSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "env-config"))
+    settings = settings_of(f"--kubeconfig={tmp_path / 'cli-config'}")
+    assert settings.reuse is True
+    assert (settings.kubeconfig, settings.kubeconfig_source) == (tmp_path / "cli-config",
+                                                                 "--kubeconfig")
+
+
+@pytest.mark.requirement("001-FR-003")
+def test_pytest_kind_options_pass_through(settings_of: LoadSettings) -> None:
+    defaults = settings_of()
+    assert (defaults.keep_cluster, defaults.kind_bin, defaults.kind_image) == (
+        False, None, KIND_NODE_IMAGE)
+    settings = settings_of("--keep-cluster", "--kind-bin=/opt/kind",
+                           "--kind-image=kindest/node:v1.31.0")
+    assert (settings.keep_cluster, settings.kind_bin, settings.kind_image) == (
+        True, "/opt/kind", "kindest/node:v1.31.0")
+
+
+@pytest.mark.requirement("001-FR-053")
+def test_missing_kubectl_is_named(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in FLOE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PATH", str(pytester.mkdir("empty-bin")))
+    with pytest.raises(ConfigError, match=r"kubectl was not found on PATH.*--kind-kubectl-bin"):
+        load_settings(pytester.parseconfigure())
+    with pytest.raises(ConfigError, match=r"--kind-kubectl-bin names .*nope"):
+        load_settings(pytester.parseconfigure(f"--kind-kubectl-bin={pytester.path / 'nope'}"))
