@@ -6,9 +6,14 @@ cluster session is created on the first request for a service, so unit-only runs
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import tempfile
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -51,9 +56,12 @@ class LazyCluster:
             from floe_testing.cluster.progress import Progress
             from floe_testing.cluster.session import ClusterSession
             from floe_testing.cluster.settings import load_settings
+            from floe_testing.cluster.shared_run import WORKER_INPUT_KEY, SharedRun
 
+            run_dir = getattr(self.config, "workerinput", {}).get(WORKER_INPUT_KEY)
             self.session = ClusterSession(load_settings(self.config), Progress(self.config),
-                                          self.planned)
+                                          self.planned,
+                                          SharedRun(Path(run_dir)) if run_dir else None)
         return self.session
 
     def endpoint(self, service: str, port: int, namespace: str) -> Endpoint:
@@ -71,6 +79,14 @@ class LazyCluster:
 
 
 LAZY_CLUSTER = pytest.StashKey[LazyCluster]()
+_RUN_DIR = pytest.StashKey[Path]()
+_SIGTERM = pytest.StashKey[Any]()
+
+
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM would end the process without cleanup; make it a Ctrl-C, which pytest turns
+    into an orderly teardown (fixture finalizers, forwards, the cluster)."""
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,6 +99,10 @@ def pytest_configure(config: pytest.Config) -> None:
     lazy = LazyCluster(config)
     config.stash[LAZY_CLUSTER] = lazy
     install_provider(lazy)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # ValueError: not the main thread (pytest embedded somewhere); leave SIGTERM alone
+        with contextlib.suppress(ValueError):
+            config.stash[_SIGTERM] = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -90,6 +110,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if lazy is not None:
         lazy.close()
         install_provider(None)
+    if _SIGTERM in config.stash:
+        signal.signal(signal.SIGTERM, config.stash[_SIGTERM])
 
 
 @pytest.hookimpl(trylast=True)
@@ -118,12 +140,48 @@ def planned_services(items: list[pytest.Item]) -> set[ServiceRequirement]:
     return needed
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: give every worker the run directory they coordinate through."""
+    from floe_testing.cluster.shared_run import WORKER_INPUT_KEY
+
+    config = node.config
+    if _RUN_DIR not in config.stash:
+        config.stash[_RUN_DIR] = Path(tempfile.mkdtemp(prefix="floe-testing-run-"))
+    node.workerinput[WORKER_INPUT_KEY] = str(config.stash[_RUN_DIR])
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Stop forwards and delete what must go, also after failures and Ctrl-C."""
-    lazy = session.config.stash.get(LAZY_CLUSTER, None)
+    """Stop forwards and delete what must go, also after failures and Ctrl-C. Under xdist
+    the controller does the deleting, after the last worker is done."""
+    config = session.config
+    lazy = config.stash.get(LAZY_CLUSTER, None)
     if lazy is not None:
         lazy.close()
+    run_dir = config.stash.get(_RUN_DIR, None)
+    if run_dir is not None:
+        _release_shared_run(config, run_dir)
+
+
+def _release_shared_run(config: pytest.Config, run_dir: Path) -> None:
+    import shutil
+
+    from floe_testing.cluster.progress import Progress
+    from floe_testing.cluster.session import release
+    from floe_testing.cluster.settings import load_settings
+    from floe_testing.cluster.shared_run import SharedRun
+
+    shared = SharedRun(run_dir)
+    try:
+        info = shared.cluster()
+        if info is not None:
+            release(load_settings(config), info, shared.created(), Progress(config))
+    except FloeTestingError as exc:
+        Progress(config).line(f"could not release the cluster: {exc}")
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        del config.stash[_RUN_DIR]
 
 
 @pytest.fixture(scope="session")

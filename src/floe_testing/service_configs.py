@@ -112,7 +112,7 @@ class PostgresConfig(ServiceSettings):
     port: int = Field(default=5432, ge=1, le=65535)
     database: str = Field(default="test", min_length=1)
     user: str = Field(default="test", min_length=1)
-    password: SecretStr
+    password: SecretStr = Field(min_length=1)
 
 
 class MinIOConfig(ServiceSettings):
@@ -123,7 +123,7 @@ class MinIOConfig(ServiceSettings):
 
     endpoint: str = Field(default="http://minio.floe-test.svc.cluster.local:9000")
     access_key: str = Field(default="minioadmin", min_length=1)
-    secret_key: SecretStr
+    secret_key: SecretStr = Field(min_length=1)
     secure: bool = Field(default=False)
     region: str = Field(default="us-east-1", min_length=1)
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-
 REPO = Path(__file__).resolve().parents[2]
 STACK = Path(__file__).resolve().parent / "stack"
 IMAGE_OVERRIDES = [

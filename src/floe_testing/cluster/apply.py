@@ -37,8 +37,10 @@ def desired_object(doc: ManifestDoc, overrides: Mapping[str, str]) -> dict[str, 
     obj = with_image_overrides(doc, overrides)
     digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:32]
     metadata = obj.setdefault("metadata", {})
-    metadata.setdefault("labels", {})[MANAGED_BY_LABEL[0]] = MANAGED_BY_LABEL[1]
-    metadata.setdefault("annotations", {})[HASH_ANNOTATION] = digest
+    # ``labels:``/``annotations:`` left empty in YAML load as None, not as a mapping
+    label, value = MANAGED_BY_LABEL
+    metadata["labels"] = {**(metadata.get("labels") or {}), label: value}
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), HASH_ANNOTATION: digest}
     return obj
 
 

@@ -130,7 +130,7 @@ def components(docs: Iterable[ManifestDoc]) -> dict[str, Component]:
     for doc in docs:
         comp = found.setdefault(doc.component, Component(doc.component))
         comp.docs.append(doc)
-        deps = doc.obj["metadata"].get("annotations", {}).get(DEPENDS_ON_ANNOTATION, "")
+        deps = (doc.obj["metadata"].get("annotations") or {}).get(DEPENDS_ON_ANNOTATION, "")
         comp.depends_on.update(d.strip() for d in str(deps).split(",") if d.strip())
     for comp in found.values():
         unknown = comp.depends_on - found.keys()

@@ -154,6 +154,10 @@ def _pod_ready(obj: dict[str, Any]) -> str | None:
     status = obj.get("status") or {}
     if status.get("phase") == "Succeeded":
         return None
+    if status.get("phase") == "Failed":  # terminal: waiting cannot make it ready
+        detail = ": ".join(str(status[k]) for k in ("reason", "message") if status.get(k))
+        raise ConditionFailed(f"pod {obj['metadata'].get('name')} failed"
+                              + (f": {detail}" if detail else ""))
     ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                 for c in status.get("conditions", []))
     return None if ready else f"pod phase {status.get('phase', 'Pending')}, not Ready"

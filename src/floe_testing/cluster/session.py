@@ -12,7 +12,9 @@ import subprocess
 import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import pykube
 from pytest_kind import KindCluster
@@ -33,6 +35,7 @@ from floe_testing.cluster.port_forward import PortForward
 from floe_testing.cluster.progress import Progress
 from floe_testing.cluster.readiness import Workload, wait_ready
 from floe_testing.cluster.settings import ClusterSettings
+from floe_testing.cluster.shared_run import SharedRun
 from floe_testing.endpoints import Endpoint, in_cluster, register_endpoint, service_dns
 from floe_testing.errors import InfrastructureError
 from floe_testing.models import ServiceRequirement
@@ -44,10 +47,12 @@ class ClusterSession:
     """Lazily provisioned cluster plus stack; see the module docstring."""
 
     def __init__(self, settings: ClusterSettings, progress: Progress,
-                 planned: Iterable[ServiceRequirement] = ()) -> None:
+                 planned: Iterable[ServiceRequirement] = (),
+                 shared: SharedRun | None = None) -> None:
         self.settings = settings
         self.progress = progress
         self.planned = set(planned)
+        self.shared = shared
         self.access: ClusterAccess | None = None
         self.kind: KindCluster | None = None
         self.forwards: dict[ServiceKey, PortForward] = {}
@@ -55,7 +60,7 @@ class ClusterSession:
         self._docs: list[ManifestDoc] | None = None
         self._components: dict[str, Component] = {}
         self._applied: set[str] = set()
-        self._created: list[pykube.objects.APIObject] = []
+        self._created: list[dict[str, str]] = []
         self._closed = False
 
     # -- cluster -------------------------------------------------------------------------
@@ -81,8 +86,15 @@ class ClusterSession:
             if self._closed:
                 raise InfrastructureError("the floe-testing cluster session is already closed")
             if self.access is None:
-                self.access = self._reuse() if self.settings.reuse else self._kind()
+                with self._shared_lock():
+                    self.access = self._reuse() if self.settings.reuse else self._kind()
+                if self.shared is not None:
+                    self.shared.record_cluster(cluster_info(self.settings, self.kind))
             return self.access
+
+    def _shared_lock(self) -> AbstractContextManager[object]:
+        """Under pytest-xdist, one worker at a time creates the cluster or applies."""
+        return self.shared.lock() if self.shared is not None else nullcontext()
 
     def _reuse(self) -> ClusterAccess:
         assert self.settings.kubeconfig is not None
@@ -141,11 +153,12 @@ class ClusterSession:
         todo = sorted(with_dependencies(wanted, comps) - self._applied)
         if todo:
             docs = apply_order(d for name in todo for d in comps[name].docs)
-            self._apply(access.api, docs)
-            self._applied.update(todo)
-            workloads = [Workload(d.kind, d.name, d.namespace or "default")
-                         for d in docs if d.kind in WORKLOAD_KINDS]
-            self._wait(access.api, workloads)
+            with self._shared_lock():
+                self._apply(access.api, docs)
+                self._applied.update(todo)
+                workloads = [Workload(d.kind, d.name, d.namespace or "default")
+                             for d in docs if d.kind in WORKLOAD_KINDS]
+                self._wait(access.api, workloads)
         if not in_cluster():
             self._forward([r for r in reqs if _key(r) not in self.forwards])
 
@@ -156,7 +169,7 @@ class ClusterSession:
                 applied = apply_document(api, doc, self.settings.image_overrides)
                 counts[applied.outcome] += 1
                 if applied.outcome == "created":
-                    self._created.append(applied.obj)
+                    self._created.append(object_ref(applied.obj))
         self.progress.line("manifests: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
 
     def _wait(self, api: pykube.HTTPClient, workloads: list[Workload]) -> None:
@@ -224,38 +237,77 @@ class ClusterSession:
     # -- teardown ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop forwards; remove what this run created unless the cluster is kept."""
+        """Stop forwards; remove what must go. Safe to call again after an interrupt: each
+        step is idempotent and the session counts as closed only once all steps are done."""
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
-            for forward in self.forwards.values():
+            for forward in list(self.forwards.values()):
                 forward.stop()
             if self.forwards:
                 self.progress.line(f"stopped {len(self.forwards)} port-forwards")
             self.forwards.clear()
-            keep = self.settings.keep_cluster
-            if self.access is not None and self.settings.reuse and not keep:
-                self._delete_created()
-            if self.kind is not None and not keep:
-                with self.progress.step(f"delete kind cluster {self.settings.cluster_name!r}"):
-                    self.kind.delete()
-            elif self.kind is not None:
-                self.progress.line(f"kept kind cluster {self.settings.cluster_name!r} "
-                                   "(--keep-cluster); the next run reuses it")
+            if self.shared is not None:
+                # the xdist controller removes things once every worker is done
+                self.shared.record_created(self._created)
+                self._created = []
+            elif self.access is not None or self.kind is not None:
+                release(self.settings, cluster_info(self.settings, self.kind), self._created,
+                        self.progress)
+            self._closed = True
 
-    def _delete_created(self) -> None:
-        """On a reused cluster, remove what this run created (a new namespace takes its
-        contents with it), newest first."""
-        namespaces = {o.name for o in self._created if o.kind == "Namespace"}
-        doomed = [o for o in reversed(self._created)
-                  if o.kind == "Namespace" or o.obj["metadata"].get("namespace") not in namespaces]
-        if not doomed:
-            return
-        with self.progress.step(f"delete {len(doomed)} objects created by this run "
-                                f"(namespaces: {', '.join(sorted(namespaces)) or 'none'})"):
-            for obj in doomed:
-                obj.delete(propagation_policy="Background")
+
+def cluster_info(settings: ClusterSettings, kind: KindCluster | None) -> dict[str, Any]:
+    """What a later process needs to release the cluster: mode, name, binaries, kubeconfig."""
+    if kind is None:
+        return {"mode": "reuse", "kubeconfig": str(settings.kubeconfig),
+                "source": settings.kubeconfig_source}
+    return {"mode": "kind", "name": kind.name, "kind_path": str(kind.kind_path),
+            "kubectl_path": str(kind.kubectl_path), "kubeconfig": str(kind.kubeconfig_path)}
+
+
+def object_ref(obj: pykube.objects.APIObject) -> dict[str, str]:
+    """Enough to find an object again from another process."""
+    return {"apiVersion": obj.version, "kind": obj.kind, "name": obj.name,
+            "namespace": obj.obj["metadata"].get("namespace") or ""}
+
+
+def release(settings: ClusterSettings, info: dict[str, Any] | None,
+            created: list[dict[str, str]], progress: Progress) -> None:
+    """End of run: delete the kind cluster unless kept; on a reused cluster, delete what the
+    run created unless kept. Never deletes a reused cluster."""
+    if info is None:
+        return
+    if settings.keep_cluster:
+        if info["mode"] == "kind":
+            progress.line(f"kept kind cluster {info['name']!r} (--keep-cluster); the next run "
+                          "reuses it")
+        return
+    if info["mode"] == "kind":
+        kind = KindCluster(info["name"], kubeconfig=Path(info["kubeconfig"]),
+                           kind_path=Path(info["kind_path"]),
+                           kubectl_path=Path(info["kubectl_path"]))
+        with progress.step(f"delete kind cluster {info['name']!r}"):
+            kind.delete()
+        return
+    if created:
+        access = connect(Path(info["kubeconfig"]), info.get("source") or "kubeconfig")
+        _delete_created(access.api, created, progress)
+
+
+def _delete_created(api: pykube.HTTPClient, created: list[dict[str, str]],
+                    progress: Progress) -> None:
+    """Newest first; objects inside a namespace the run created go with the namespace."""
+    namespaces = {r["name"] for r in created if r["kind"] == "Namespace"}
+    doomed = [r for r in reversed(created)
+              if r["kind"] == "Namespace" or r["namespace"] not in namespaces]
+    with progress.step(f"delete {len(doomed)} objects created by this run "
+                       f"(namespaces: {', '.join(sorted(namespaces)) or 'none'})"):
+        for ref in doomed:
+            cls = pykube.object_factory(api, ref["apiVersion"], ref["kind"])
+            metadata = {"name": ref["name"], **({"namespace": ref["namespace"]}
+                                                if ref["namespace"] else {})}
+            cls(api, {"metadata": metadata}).delete(propagation_policy="Background")
 
 
 def _key(req: ServiceRequirement) -> ServiceKey:
