@@ -56,7 +56,12 @@ def discovered_settings(service: StackService) -> Mapping[str, Any]:
         provider.secret_data(service.secret_name, service.namespace)
         if service.secret_name else {}
     )
-    return service.settings(endpoint.host, endpoint.port, secret)
+    settings = dict(service.settings(endpoint.host, endpoint.port, secret))
+    for field, other in service.endpoint_of.items():
+        peer = STACK_SERVICES[other]
+        reached = provider.endpoint(peer.name, peer.port, peer.namespace)
+        settings[field] = f"http://{reached.host}:{reached.port}"
+    return settings
 
 
 def probe_tcp(endpoint: Endpoint, timeout: float = 3.0) -> str | None:

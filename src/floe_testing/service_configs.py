@@ -151,6 +151,11 @@ class PolarisConfig(ServiceSettings):
     warehouse: str = Field(default="test_warehouse", min_length=1)
     credential: SecretStr | None = Field(default=None, description="client_id:client_secret")
     scope: str = Field(default="PRINCIPAL_ROLE:ALL", min_length=1)
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="S3 endpoint this process uses for table data (the catalog's own endpoint "
+                    "may be cluster-internal); set from the MinIO forward in cluster mode",
+    )
 
     _check_uri = field_validator("uri")(_valid_url)
 

@@ -42,6 +42,8 @@ class StackService:
     secret_name: str | None = None
     namespace: str = DEFAULT_NAMESPACE
     extra_ports: tuple[int, ...] = field(default=())
+    #: config fields that take another stack service's reachable address (``field -> key``)
+    endpoint_of: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def config_class(self) -> type[ServiceSettings]:
@@ -103,7 +105,7 @@ POLARIS = StackService(
     endpoint_env="POLARIS_URI", settings=_polaris,
     address_of=lambda c: _url_address(c.uri, 8181),
     secret_name="polaris-credentials",  # noqa: S106 - a Secret's name, not a password
-    extra_ports=(8182,),
+    extra_ports=(8182,), endpoint_of={"s3_endpoint": "minio"},
 )
 DAGSTER = StackService(
     key="dagster", name="dagster-webserver", port=3000, config_name="DagsterConfig",

@@ -17,6 +17,9 @@ HASH_ANNOTATION = "floe-testing.dev/applied-hash"
 MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "floe-testing")
 
 Outcome = Literal["created", "updated", "unchanged"]
+DELETION_TIMEOUT = 180.0
+#: Kinds whose spec cannot be patched once created: a changed manifest replaces them.
+RECREATED_KINDS = frozenset({"Job"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ def apply_document(
     try:
         existing = cls(api, {"metadata": dict(desired["metadata"])})
         current = _current(existing)
+        if current is not None and current["metadata"].get("deletionTimestamp"):
+            _await_deletion(existing, doc)  # e.g. the namespace a previous run deleted
+            current = None
         if current is None:
             obj.create()
             return Applied(doc, "created", obj)
@@ -82,6 +88,11 @@ def apply_document(
             desired["metadata"]["annotations"][HASH_ANNOTATION]
         ):
             return Applied(doc, "unchanged", cls(api, current))
+        if doc.kind in RECREATED_KINDS:  # pod template immutable: replace, do not patch
+            existing.delete(propagation_policy="Background")
+            _await_deletion(existing, doc)
+            obj.create()
+            return Applied(doc, "updated", obj)
         obj.patch(desired)
         return Applied(doc, "updated", obj)
     except (pykube.exceptions.HTTPError, requests.HTTPError) as exc:
@@ -89,6 +100,21 @@ def apply_document(
         raise ManifestError(
             f"{doc.where()} was rejected by the API server (HTTP {code}): {_reason(exc)}"
         ) from None
+
+
+def _await_deletion(obj: pykube.objects.APIObject, doc: ManifestDoc) -> None:
+    """Wait until an object being deleted is gone, so it can be created afresh."""
+    from floe_testing.models import PollingConfig
+    from floe_testing.polling import NotReady, wait_for_condition
+
+    def gone() -> bool:
+        if _current(obj) is not None:
+            raise NotReady("still terminating")
+        return True
+
+    wait_for_condition(gone, PollingConfig(
+        timeout=DELETION_TIMEOUT, interval=0.5,
+        description=f"{doc.where()} (being deleted) to disappear before it is re-created"))
 
 
 def _current(obj: pykube.objects.APIObject) -> dict[str, Any] | None:
