@@ -22,9 +22,23 @@ from floe_testing.cluster.options import add_options
 from floe_testing.errors import FloeTestingError, fail
 from floe_testing.fixtures.dagster import dagster_client, dagster_config
 from floe_testing.fixtures.duckdb import duckdb_config, duckdb_connection
-from floe_testing.fixtures.minio import minio_bucket, minio_client, minio_config
-from floe_testing.fixtures.polaris import polaris_catalog, polaris_config, polaris_namespace
-from floe_testing.fixtures.postgres import postgres_config, postgres_connection
+from floe_testing.fixtures.minio import (
+    _floe_minio_sweep,
+    minio_bucket,
+    minio_client,
+    minio_config,
+)
+from floe_testing.fixtures.polaris import (
+    _floe_polaris_sweep,
+    polaris_catalog,
+    polaris_config,
+    polaris_namespace,
+)
+from floe_testing.fixtures.postgres import (
+    _floe_postgres_sweep,
+    postgres_config,
+    postgres_connection,
+)
 from floe_testing.provider import install_provider
 from floe_testing.stack_services import STACK_SERVICES
 
@@ -34,6 +48,7 @@ if TYPE_CHECKING:
     from floe_testing.models import ServiceRequirement
 
 __all__ = [
+    "_floe_minio_sweep", "_floe_polaris_sweep", "_floe_postgres_sweep",
     "dagster_client", "dagster_config", "duckdb_config", "duckdb_connection", "floe_cluster",
     "minio_bucket", "minio_client", "minio_config", "polaris_catalog", "polaris_config",
     "polaris_namespace", "postgres_config", "postgres_connection",

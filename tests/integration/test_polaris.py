@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import warnings
 from pathlib import Path
@@ -13,6 +14,7 @@ from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.exceptions import NoSuchTableError
 
 from floe_testing.fixtures.polaris import make_catalog
+from floe_testing.run_identity import Owner
 from floe_testing.service_configs import PolarisConfig
 from support.checks import AfterTeardown
 from support.iceberg_rest import IcebergRestServer
@@ -42,7 +44,9 @@ def test_namespace_is_unique_and_exists(
     assert local_iceberg.namespace_exists(polaris_namespace)
     assert polaris_catalog.list_tables(polaris_namespace) == []
     properties = polaris_catalog.load_namespace_properties(polaris_namespace)
-    assert properties["owner"] == "floe-testing"
+    owner = Owner.parse(properties["floe-testing-owner"])
+    assert owner is not None
+    assert owner.pid == os.getpid()
     assert properties["test"].endswith("test_namespace_is_unique_and_exists")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -12,8 +13,11 @@ import pykube
 import requests
 
 from floe_testing.cluster.manifests import ManifestDoc, ManifestError, with_image_overrides
+from floe_testing.run_identity import current_owner
 
 HASH_ANNOTATION = "floe-testing.dev/applied-hash"
+RUN_LABEL = "floe-testing.dev/run-id"
+OWNER_LABEL = "floe-testing.dev/owner"
 MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "floe-testing")
 
 Outcome = Literal["created", "updated", "unchanged"]
@@ -45,6 +49,14 @@ def desired_object(doc: ManifestDoc, overrides: Mapping[str, str]) -> dict[str, 
     metadata["labels"] = {**(metadata.get("labels") or {}), label: value}
     metadata["annotations"] = {**(metadata.get("annotations") or {}), HASH_ANNOTATION: digest}
     return obj
+
+
+def run_labels() -> dict[str, str]:
+    """Labels naming the run and process that created an object (not part of the hash, so a
+    later run sees the object as unchanged)."""
+    owner = current_owner()
+    safe_host = re.sub(r"[^A-Za-z0-9._-]", "-", owner.host)[:40].strip("-._") or "host"
+    return {RUN_LABEL: owner.run_id, OWNER_LABEL: f"{safe_host}-{owner.pid}"}
 
 
 def object_class(api: pykube.HTTPClient, doc: ManifestDoc) -> type[pykube.objects.APIObject]:
@@ -82,6 +94,7 @@ def apply_document(
             _await_deletion(existing, doc)  # e.g. the namespace a previous run deleted
             current = None
         if current is None:
+            obj.obj["metadata"]["labels"].update(run_labels())
             obj.create()
             return Applied(doc, "created", obj)
         if current.get("metadata", {}).get("annotations", {}).get(HASH_ANNOTATION) == (

@@ -72,7 +72,8 @@ def _executable(path: Path, named_by: str) -> Path:
         raise ConfigError(f"{named_by} names {path}, which does not exist. {INSTALL_HINT}")
     if not os.access(path, os.X_OK):
         raise ConfigError(f"{named_by} names {path}, which is not executable (chmod +x it).")
-    return path
+    # absolute: a relative "./kind" would otherwise be looked up on PATH when it is run
+    return path.absolute()
 
 
 def sha256_of(path: Path) -> str:

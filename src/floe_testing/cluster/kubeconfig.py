@@ -41,12 +41,18 @@ def first_kubeconfig_path(value: str) -> Path:
 
 def load_kubeconfig(path: Path, named_by: str, context: str | None = None) -> pykube.KubeConfig:
     """Parse the kubeconfig, failing with the file and the variable/option that named it."""
+    if path.is_dir():
+        raise ConfigError(f"{named_by} names {path}, which is a directory, not a kubeconfig file.")
     if not path.is_file():
         raise ConfigError(f"{named_by} names {path}, which does not exist.")
     try:
         config = pykube.KubeConfig.from_file(str(path))
-    except PermissionError as exc:
+    except OSError as exc:
         raise ConfigError(f"{named_by} names {path}, which cannot be read: {exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{named_by} names {path}, which is not a valid kubeconfig (not UTF-8 text: "
+            f"{exc.reason} at byte {exc.start})") from None
     except (yaml.YAMLError, KeyError, TypeError, pykube.exceptions.PyKubeError) as exc:
         raise ConfigError(
             f"{named_by} names {path}, which is not a valid kubeconfig: {exc}") from None

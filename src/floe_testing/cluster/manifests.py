@@ -96,13 +96,19 @@ def load_manifests(directory: Path) -> list[ManifestDoc]:
 
 
 def _load_file(path: Path) -> Iterator[ManifestDoc]:
+    raw_docs: list[Any] = []
     try:
-        raw_docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        for raw in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            raw_docs.append(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ManifestError(f"{path}:{where} YAML syntax error: {problem}") from None
+        # the documents before the broken one loaded: its index is how many did
+        raise ManifestError(f"{path}:{where} YAML syntax error in document {len(raw_docs)}: "
+                            f"{problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot be read as UTF-8 text: {exc}") from None
     for index, obj in enumerate(raw_docs):
         if obj is None:
             continue
