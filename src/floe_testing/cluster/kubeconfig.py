@@ -67,7 +67,23 @@ def load_kubeconfig(path: Path, named_by: str, context: str | None = None) -> py
 def connect(path: Path, named_by: str, timeout: float = REACHABILITY_TIMEOUT) -> ClusterAccess:
     """Load the kubeconfig and call ``/version``; fail within ``timeout`` seconds if it does not
     answer, naming the context and server."""
-    config = load_kubeconfig(path, named_by)
+    return _reachable(load_kubeconfig(path, named_by), path, named_by, timeout)
+
+
+def connect_in_cluster(timeout: float = REACHABILITY_TIMEOUT) -> ClusterAccess:
+    """Inside a pod: the pod's service account, the cluster the tests run in."""
+    try:
+        config = pykube.KubeConfig.from_service_account()
+    except (OSError, pykube.exceptions.PyKubeError) as exc:
+        raise ConfigError(
+            "KUBERNETES_SERVICE_HOST is set but the pod's service account cannot be read "
+            f"({exc}); mount a token or set KUBECONFIG") from None
+    return _reachable(config, Path("/var/run/secrets/kubernetes.io/serviceaccount"),
+                      "the pod's service account", timeout)
+
+
+def _reachable(config: pykube.KubeConfig, path: Path, named_by: str,
+               timeout: float) -> ClusterAccess:
     try:
         server = str(config.cluster["server"])
         context = str(config.current_context)

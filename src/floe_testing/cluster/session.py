@@ -21,7 +21,12 @@ from pytest_kind import KindCluster
 
 from floe_testing.cluster.apply import apply_document
 from floe_testing.cluster.kind_binary import INSTALL_HINT, resolve_kind_binary
-from floe_testing.cluster.kubeconfig import ClusterAccess, connect, restrict_permissions
+from floe_testing.cluster.kubeconfig import (
+    ClusterAccess,
+    connect,
+    connect_in_cluster,
+    restrict_permissions,
+)
 from floe_testing.cluster.manifests import (
     WORKLOAD_KINDS,
     Component,
@@ -97,7 +102,11 @@ class ClusterSession:
         return self.shared.lock() if self.shared is not None else nullcontext()
 
     def _reuse(self) -> ClusterAccess:
-        assert self.settings.kubeconfig is not None
+        if self.settings.kubeconfig is None:  # inside a pod: services by DNS, no forwards
+            access = connect_in_cluster()
+            self.progress.line(f"in-cluster: using the pod's cluster (server {access.server}); "
+                               "services are reached through their DNS names")
+            return access
         source = self.settings.kubeconfig_source or "kubeconfig"
         with self.progress.step(f"connect to cluster from {source} {self.settings.kubeconfig}"):
             access = connect(self.settings.kubeconfig, source)
@@ -260,7 +269,8 @@ class ClusterSession:
 def cluster_info(settings: ClusterSettings, kind: KindCluster | None) -> dict[str, Any]:
     """What a later process needs to release the cluster: mode, name, binaries, kubeconfig."""
     if kind is None:
-        return {"mode": "reuse", "kubeconfig": str(settings.kubeconfig),
+        return {"mode": "reuse",
+                "kubeconfig": str(settings.kubeconfig) if settings.kubeconfig else None,
                 "source": settings.kubeconfig_source}
     return {"mode": "kind", "name": kind.name, "kind_path": str(kind.kind_path),
             "kubectl_path": str(kind.kubectl_path), "kubeconfig": str(kind.kubeconfig_path)}
@@ -291,7 +301,8 @@ def release(settings: ClusterSettings, info: dict[str, Any] | None,
             kind.delete()
         return
     if created:
-        access = connect(Path(info["kubeconfig"]), info.get("source") or "kubeconfig")
+        access = (connect(Path(info["kubeconfig"]), info.get("source") or "kubeconfig")
+                  if info["kubeconfig"] else connect_in_cluster())
         _delete_created(access.api, created, progress)
 
 

@@ -34,10 +34,13 @@ class ClusterSettings:
     image_overrides: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = DEFAULT_READY_TIMEOUT
 
+    in_cluster: bool = False
+
     @property
     def reuse(self) -> bool:
-        """True when an existing cluster is named: it is never created or deleted."""
-        return self.kubeconfig is not None
+        """True when an existing cluster is named, or we run inside one: it is never created
+        or deleted."""
+        return self.kubeconfig is not None or self.in_cluster
 
 
 def _opt(config: pytest.Config, name: str) -> object:
@@ -128,4 +131,5 @@ def load_settings(config: pytest.Config) -> ClusterSettings:
         manifests_dir=manifests_dir,
         image_overrides=overrides,
         ready_timeout=ready_timeout,
+        in_cluster=kubeconfig is None and bool(os.environ.get("KUBERNETES_SERVICE_HOST")),
     )
