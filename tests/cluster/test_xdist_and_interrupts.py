@@ -105,12 +105,20 @@ CASES = [(phase, signal.SIGINT) for phase in PHASES] + [
     ("creation", signal.SIGTERM), ("test body", signal.SIGTERM)]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_until(args: list[str], cwd: Path, pattern: str, sig: int) -> tuple[int, str]:
     """Run pytest, send ``sig`` once a line matching ``pattern`` appears; return code, output."""
     import fnmatch
 
+    # A process started in the background of a non-interactive shell inherits SIGINT as
+    # ignored, and Python then never turns SIGINT into KeyboardInterrupt: restore the default
+    # in the child so the signal means what it means in a terminal.
     proc = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=_default_sigint)  # noqa: PLW1509 - signal() only
     lines: list[str] = []
     seen = threading.Event()
 
