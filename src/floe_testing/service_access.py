@@ -25,12 +25,11 @@ def stack_service_named(name: str, port: int) -> StackService | None:
 
 def env_endpoint(service: StackService) -> tuple[ServiceSettings, Endpoint] | None:
     """The config and address given by env vars, registered for later lookups; else None."""
-    cls = service.config_class
-    if not cls.endpoint_from_env():
+    if not service.endpoint_from_env():
         return None
-    config = cls.resolve()
+    config = service.config_class.resolve()
     host, port = service.address_of(config)
-    endpoint = Endpoint(host, port, f"from env {cls.endpoint_env_var}")
+    endpoint = Endpoint(host, port, f"from env {service.endpoint_env}")
     register_endpoint(service.name, service.port, service.namespace, endpoint)
     return config, endpoint
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -42,9 +42,6 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=False)
 
-    #: Environment variable whose presence means "use this endpoint, no cluster needed".
-    endpoint_env_var: ClassVar[str | None] = None
-
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -56,11 +53,6 @@ class ServiceSettings(BaseSettings):
         """The environment variable that sets ``field``."""
         prefix = cls.model_config.get("env_prefix", "")
         return f"{prefix}{field}".upper()
-
-    @classmethod
-    def endpoint_from_env(cls) -> bool:
-        """True when the environment points this service at a running endpoint."""
-        return bool(cls.endpoint_env_var and os.environ.get(cls.endpoint_env_var))
 
     @classmethod
     def resolve(cls, discovered: Mapping[str, Any] | None = None) -> Self:
@@ -106,7 +98,6 @@ class PostgresConfig(ServiceSettings):
     """PostgreSQL server the ``postgres_connection`` fixture creates test databases on."""
 
     model_config = SettingsConfigDict(env_prefix="POSTGRES_")
-    endpoint_env_var: ClassVar[str | None] = "POSTGRES_HOST"
 
     host: str = Field(default="postgres.floe-test.svc.cluster.local", min_length=1)
     port: int = Field(default=5432, ge=1, le=65535)
@@ -119,7 +110,6 @@ class MinIOConfig(ServiceSettings):
     """S3 endpoint (MinIO in the stack) for the ``minio_client`` fixture."""
 
     model_config = SettingsConfigDict(env_prefix="MINIO_")
-    endpoint_env_var: ClassVar[str | None] = "MINIO_ENDPOINT"
 
     endpoint: str = Field(default="http://minio.floe-test.svc.cluster.local:9000")
     access_key: str = Field(default="minioadmin", min_length=1)
@@ -145,7 +135,6 @@ class PolarisConfig(ServiceSettings):
     """Iceberg REST catalog (Polaris in the stack) for the ``polaris_catalog`` fixture."""
 
     model_config = SettingsConfigDict(env_prefix="POLARIS_")
-    endpoint_env_var: ClassVar[str | None] = "POLARIS_URI"
 
     uri: str = Field(default="http://polaris.floe-test.svc.cluster.local:8181/api/catalog")
     warehouse: str = Field(default="test_warehouse", min_length=1)
@@ -184,7 +173,6 @@ class DagsterConfig(ServiceSettings):
     """Dagster webserver the ``dagster_client`` fixture talks GraphQL to."""
 
     model_config = SettingsConfigDict(env_prefix="DAGSTER_")
-    endpoint_env_var: ClassVar[str | None] = "DAGSTER_HOST"
 
     host: str = Field(default="dagster-webserver.floe-test.svc.cluster.local", min_length=1)
     port: int = Field(default=3000, ge=1, le=65535)

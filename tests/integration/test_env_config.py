@@ -66,7 +66,7 @@ def test_env_endpoints_are_registered(
         endpoint = registered_endpoint(service.name, service.port, service.namespace)
         assert endpoint is not None, key
         assert endpoint.host == "127.0.0.1", endpoint
-        assert endpoint.via == f"from env {service.config_class.endpoint_env_var}"
+        assert endpoint.via == f"from env {service.endpoint_env}"
 
 
 def test_no_cluster_is_created_in_env_mode(
