@@ -87,10 +87,18 @@ class LazyCluster:
         """See :class:`floe_testing.provider.ServiceProvider`."""
         return dict(self.get().secret_data(name, namespace))
 
-    def close(self) -> None:
-        """Tear the session down if one was ever created."""
+    def close(self) -> bool:
+        """Tear the session down if one was ever created; False (and one clear line) when
+        something could not be released."""
         if self.session is not None:
-            self.session.close()
+            try:
+                self.session.close()
+            except FloeTestingError as exc:
+                from floe_testing.cluster.progress import Progress
+
+                Progress(self.config).line(f"ERROR: {exc}")
+                return False
+        return True
 
 
 LAZY_CLUSTER = pytest.StashKey[LazyCluster]()
@@ -172,8 +180,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     the controller does the deleting, after the last worker is done."""
     config = session.config
     lazy = config.stash.get(LAZY_CLUSTER, None)
-    if lazy is not None:
-        lazy.close()
+    if lazy is not None and not lazy.close() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # something was left behind
     run_dir = config.stash.get(_RUN_DIR, None)
     if run_dir is not None:
         _release_shared_run(config, run_dir)

@@ -18,7 +18,7 @@ from pathlib import Path
 from floe_testing.cluster.processes import spawn, stop
 from floe_testing.errors import InfrastructureError
 from floe_testing.models import PollingConfig
-from floe_testing.polling import PollingTimeoutError, wait_for_condition
+from floe_testing.polling import ConditionFailed, PollingTimeoutError, wait_for_condition
 
 _FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> ")
 
@@ -79,8 +79,8 @@ class PortForward:
 
     def _await_ready(self, timeout: float) -> None:
         def listening() -> bool:
-            if self._failed:
-                raise PortForwardError(self._failed)
+            if self._failed:  # kubectl exited without forwarding: waiting cannot help
+                raise ConditionFailed(self._failed)
             if not self._ready.is_set() or self.local_port is None:
                 return False
             with socket.create_connection(("127.0.0.1", self.local_port), timeout=1.0):
@@ -94,9 +94,9 @@ class PortForward:
             self.stop()
             tail = "; ".join(self._stderr) or "no output from kubectl"
             raise PortForwardError(f"{exc}; kubectl said: {tail}") from None
-        except PortForwardError:
+        except ConditionFailed as exc:
             self.stop()
-            raise
+            raise PortForwardError(str(exc)) from None
 
     def _supervise(self) -> None:
         """Run kubectl; when it exits unexpectedly, run it again on the same local port.

@@ -8,11 +8,13 @@ components the selected tests need, waits for them in parallel and forwards thei
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
+import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,7 @@ from floe_testing.cluster.readiness import Workload, wait_ready
 from floe_testing.cluster.settings import ClusterSettings
 from floe_testing.cluster.shared_run import SharedRun
 from floe_testing.endpoints import Endpoint, in_cluster, register_endpoint, service_dns
-from floe_testing.errors import InfrastructureError
+from floe_testing.errors import FloeTestingError, InfrastructureError
 from floe_testing.models import ServiceRequirement
 
 ServiceKey = tuple[str, str, int]  # namespace, service, port
@@ -118,21 +120,32 @@ class ClusterSession:
         s = self.settings
         kind = resolve_kind_binary(s.kind_bin)
         kubeconfig = Path.cwd() / ".pytest-kind" / s.cluster_name / "kubeconfig"
-        self.kind = KindCluster(s.cluster_name, kubeconfig=kubeconfig, image=s.kind_image,
-                                kind_path=kind.path, kubectl_path=s.kubectl)
-        exists = s.cluster_name in _kind_clusters(kind.path)
+        exists = s.cluster_name in _kind_clusters(kind.path)  # fails before we own anything
+        cluster = KindCluster(s.cluster_name, kubeconfig=kubeconfig, image=s.kind_image,
+                              kind_path=kind.path, kubectl_path=s.kubectl)
         verb = "reuse" if exists else "create"
         self.progress.line(f"using kind cluster {s.cluster_name!r} ({verb}; kind {kind.path} "
                            f"from {kind.source}; keep={'yes' if s.keep_cluster else 'no'})")
+        self.kind = cluster  # from here on, an interrupt means: delete what may exist
+        failed: subprocess.CalledProcessError | None = None
         with self.progress.step(f"{verb} kind cluster {s.cluster_name!r}"):
-            try:
-                self.kind.create()
-            except subprocess.CalledProcessError as exc:
-                self.kind = None if not exists else self.kind
+            with _stderr_tail() as kind_said:
+                try:
+                    cluster.create()
+                except subprocess.CalledProcessError as exc:
+                    failed = exc
+            if failed is not None:
+                if not exists:
+                    self.kind = None  # kind failed and cleaned up itself: nothing of ours
+                    if kubeconfig.exists() and not kubeconfig.stat().st_size:
+                        kubeconfig.unlink()  # pytest-kind touched it before creating
                 raise InfrastructureError(
                     f"`kind create cluster --name {s.cluster_name}` failed (exit "
-                    f"{exc.returncode}) with {kind.path}.\n{INSTALL_HINT}"
-                ) from None
+                    f"{failed.returncode}) with {kind.path}:\n"
+                    + "".join(f"  | {line}\n" for line in kind_said[-12:])
+                    + "If no container engine runs here, install Docker or Podman; to use an "
+                    "existing cluster instead, set KUBECONFIG."
+                )
         restrict_permissions(kubeconfig)
         return connect(kubeconfig, f"kind cluster {s.cluster_name!r} kubeconfig")
 
@@ -261,9 +274,21 @@ class ClusterSession:
                 self.shared.record_created(self._created)
                 self._created = []
             elif self.access is not None or self.kind is not None:
-                release(self.settings, cluster_info(self.settings, self.kind), self._created,
-                        self.progress)
+                try:
+                    release(self.settings, cluster_info(self.settings, self.kind),
+                            self._created, self.progress)
+                except (FloeTestingError, subprocess.CalledProcessError, OSError,
+                        pykube.exceptions.PyKubeError) as exc:
+                    self._closed = True
+                    raise InfrastructureError(f"teardown could not release the cluster: {exc}. "
+                                              f"{_manual_cleanup_hint(self.settings)}") from None
             self._closed = True
+
+
+def _manual_cleanup_hint(settings: ClusterSettings) -> str:
+    if settings.reuse:
+        return "Check the reused cluster for objects labelled floe-testing.dev/run-id."
+    return f"Remove it by hand: kind delete cluster --name {settings.cluster_name}"
 
 
 def cluster_info(settings: ClusterSettings, kind: KindCluster | None) -> dict[str, Any]:
@@ -319,6 +344,25 @@ def _delete_created(api: pykube.HTTPClient, created: list[dict[str, str]],
             metadata = {"name": ref["name"], **({"namespace": ref["namespace"]}
                                                 if ref["namespace"] else {})}
             cls(api, {"metadata": metadata}).delete(propagation_policy="Background")
+
+
+@contextmanager
+def _stderr_tail() -> Iterator[list[str]]:
+    """Collect what child processes write to fd 2 (pytest-kind runs kind without capturing
+    it), so a failure can quote kind's own words; everything is echoed afterwards."""
+    lines: list[str] = []
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            data = sink.read()
+            os.write(2, data)
+            lines.extend(line for line in data.decode(errors="replace").splitlines() if line)
 
 
 def _key(req: ServiceRequirement) -> ServiceKey:
