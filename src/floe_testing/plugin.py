@@ -217,4 +217,5 @@ def floe_cluster(request: pytest.FixtureRequest) -> Iterator[ClusterSession]:
     except FloeTestingError as exc:
         fail(str(exc))
     yield session
-    session.close()
+    if not lazy.close():
+        fail("the cluster could not be released: see the floe-testing ERROR line above")

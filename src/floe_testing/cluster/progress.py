@@ -30,8 +30,10 @@ class Progress:
         capman = self._config.pluginmanager.get_plugin("capturemanager")
         if capman is not None:
             with capman.global_and_fixture_disabled():
+                reporter.ensure_newline()
                 reporter.write_line(message)
         else:
+            reporter.ensure_newline()
             reporter.write_line(message)
 
     @contextmanager
