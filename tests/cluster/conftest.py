@@ -61,10 +61,11 @@ def port_forward_pids() -> list[int]:
 
 def cluster_args(*extra: str, manifests: Path = STACK) -> list[str]:
     """Options that point the plugin at localkube's kind stand-in and the tier's stack."""
-    args = ["-p", "no:cacheprovider", "--kind-bin", str(localkube_dir() / "bin" / "kind"),
-            "--floe-manifests", str(manifests), "--floe-ready-timeout", "180"]
-    for override in IMAGE_OVERRIDES:
-        args += ["--floe-image-override", override]
+    # "--opt=value": pytest counts a separate path-like value among the args it derives the
+    # rootdir from, and the inner run would then pick up this repository's configuration
+    args = ["-p", "no:cacheprovider", f"--kind-bin={localkube_dir() / 'bin' / 'kind'}",
+            f"--floe-manifests={manifests}", "--floe-ready-timeout=180"]
+    args += [f"--floe-image-override={override}" for override in IMAGE_OVERRIDES]
     return [*args, *extra]
 
 

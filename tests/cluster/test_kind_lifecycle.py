@@ -43,7 +43,8 @@ def test_plain_pytest_creates_cluster_and_leaves_nothing(
 
 
 @pytest.mark.requirement("001-FR-003")
-def test_keep_cluster_then_next_run_reuses_it(pytester: pytest.Pytester, no_cluster: None) -> None:
+def test_keep_cluster_then_next_run_reuses_it(
+        pytester: pytest.Pytester, no_cluster: None, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_pg=POSTGRES_TEST)
     first = pytester.runpytest_subprocess(*cluster_args("-s", "--keep-cluster"))
     first.assert_outcomes(passed=1)
@@ -51,10 +52,15 @@ def test_keep_cluster_then_next_run_reuses_it(pytester: pytest.Pytester, no_clus
     assert is_up(), "--keep-cluster deleted the cluster"
     assert not port_forward_pids(), "forwards must stop even when the cluster is kept"
 
-    second = pytester.runpytest_subprocess(*cluster_args("-s"))
+    # the next run starts from another project directory: no kubeconfig of ours there yet
+    elsewhere = pytester.mkdir("elsewhere")
+    (elsewhere / "test_pg.py").write_text((pytester.path / "test_pg.py").read_text())
+    monkeypatch.chdir(elsewhere)
+    second = pytester.runpytest_subprocess(*cluster_args("-s"), str(elsewhere / "test_pg.py"))
     second.assert_outcomes(passed=1)
     second.stdout.fnmatch_lines([
         "*using kind cluster 'floe-test' (reuse;*",
+        "*export kubeconfig of kind cluster 'floe-test' (*s)",
         "*manifests: 0 created, 0 updated, * unchanged*",
     ])
     assert not is_up(), "the second run (without --keep-cluster) should delete the cluster"

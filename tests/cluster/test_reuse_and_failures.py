@@ -99,11 +99,14 @@ def test_killed_forward_is_restarted_and_next_query_succeeds(
         import os, signal
         import psycopg2
         from floe_testing.fixtures.postgres import connect
+        from floe_testing import PollingConfig, wait_for_condition
 
         def test_forward_survives_kill(floe_cluster, postgres_config):
             forward = next(f for f in floe_cluster.forwards.values() if "postgres" in f.target)
             port, pid = forward.local_port, forward.pid
             os.kill(pid, signal.SIGKILL)
+            wait_for_condition(lambda: not os.path.exists(f"/proc/{pid}"),
+                               PollingConfig(timeout=10, interval=0.1, description="kubectl gone"))
             endpoint = floe_cluster.endpoint("postgres", 5432, "floe-test")
             assert forward.restarts >= 1 and forward.pid != pid
             assert endpoint.port == port, "restarted on the same local port"

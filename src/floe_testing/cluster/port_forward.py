@@ -143,8 +143,15 @@ class PortForward:
                 self._stderr.append(line.strip())
 
     def alive(self) -> bool:
-        """True while kubectl runs and has announced its port."""
-        return bool(self._proc and self._proc.poll() is None and self._ready.is_set())
+        """True while kubectl runs, has announced its port and accepts connections."""
+        if not (self._proc and self._proc.poll() is None and self._ready.is_set()):
+            return False
+        assert self.local_port is not None
+        try:
+            with socket.create_connection(("127.0.0.1", self.local_port), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
     def ensure_alive(self, timeout: float = 15.0) -> int:
         """Wait for a restart in progress; return the (possibly unchanged) local port."""

@@ -119,7 +119,8 @@ class ClusterSession:
     def _kind(self) -> ClusterAccess:
         s = self.settings
         kind = resolve_kind_binary(s.kind_bin)
-        kubeconfig = Path.cwd() / ".pytest-kind" / s.cluster_name / "kubeconfig"
+        kubeconfig = s.state_dir / s.cluster_name / "kubeconfig"
+        kubeconfig.parent.mkdir(parents=True, exist_ok=True)
         exists = s.cluster_name in _kind_clusters(kind.path)  # fails before we own anything
         cluster = KindCluster(s.cluster_name, kubeconfig=kubeconfig, image=s.kind_image,
                               kind_path=kind.path, kubectl_path=s.kubectl)
@@ -127,27 +128,34 @@ class ClusterSession:
         self.progress.line(f"using kind cluster {s.cluster_name!r} ({verb}; kind {kind.path} "
                            f"from {kind.source}; keep={'yes' if s.keep_cluster else 'no'})")
         self.kind = cluster  # from here on, an interrupt means: delete what may exist
+        if exists:  # kept by an earlier run, maybe from another directory: ask kind for access
+            with self.progress.step(f"export kubeconfig of kind cluster {s.cluster_name!r}"):
+                _export_kubeconfig(kind.path, s.cluster_name, kubeconfig)
+        else:
+            self._create(cluster, kind.path, kubeconfig)
+        restrict_permissions(kubeconfig)
+        return connect(kubeconfig, f"kind cluster {s.cluster_name!r} kubeconfig")
+
+    def _create(self, cluster: KindCluster, kind: Path, kubeconfig: Path) -> None:
+        name = self.settings.cluster_name
         failed: subprocess.CalledProcessError | None = None
-        with self.progress.step(f"{verb} kind cluster {s.cluster_name!r}"):
+        with self.progress.step(f"create kind cluster {name!r}"):
             with _stderr_tail() as kind_said:
                 try:
                     cluster.create()
                 except subprocess.CalledProcessError as exc:
                     failed = exc
             if failed is not None:
-                if not exists:
-                    self.kind = None  # kind failed and cleaned up itself: nothing of ours
-                    if kubeconfig.exists() and not kubeconfig.stat().st_size:
-                        kubeconfig.unlink()  # pytest-kind touched it before creating
+                self.kind = None  # kind failed and cleaned up itself: nothing of ours
+                if kubeconfig.exists() and not kubeconfig.stat().st_size:
+                    kubeconfig.unlink()  # pytest-kind touched it before creating
                 raise InfrastructureError(
-                    f"`kind create cluster --name {s.cluster_name}` failed (exit "
-                    f"{failed.returncode}) with {kind.path}:\n"
+                    f"`kind create cluster --name {name}` failed (exit {failed.returncode}) "
+                    f"with {kind}:\n"
                     + "".join(f"  | {line}\n" for line in kind_said[-12:])
                     + "If no container engine runs here, install Docker or Podman; to use an "
                     "existing cluster instead, set KUBECONFIG."
                 )
-        restrict_permissions(kubeconfig)
-        return connect(kubeconfig, f"kind cluster {s.cluster_name!r} kubeconfig")
 
     # -- manifests -----------------------------------------------------------------------
 
@@ -367,6 +375,18 @@ def _stderr_tail() -> Iterator[list[str]]:
 
 def _key(req: ServiceRequirement) -> ServiceKey:
     return (req.namespace, req.name, req.port)
+
+
+def _export_kubeconfig(kind: Path, name: str, kubeconfig: Path) -> None:
+    """Write the admin kubeconfig of an existing kind cluster (0600)."""
+    kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([str(kind), "export", "kubeconfig", "--name", name,
+                           "--kubeconfig", str(kubeconfig)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise InfrastructureError(
+            f"kind cluster {name!r} exists but `kind export kubeconfig --name {name}` failed "
+            f"(exit {done.returncode}): {done.stderr.strip()[-500:] or 'no output'}")
 
 
 def _kind_clusters(kind: Path) -> set[str]:

@@ -35,6 +35,7 @@ class ClusterSettings:
     ready_timeout: float = DEFAULT_READY_TIMEOUT
 
     in_cluster: bool = False
+    state_dir: Path = Path(".pytest-kind")
 
     @property
     def reuse(self) -> bool:
@@ -132,4 +133,5 @@ def load_settings(config: pytest.Config) -> ClusterSettings:
         image_overrides=overrides,
         ready_timeout=ready_timeout,
         in_cluster=kubeconfig is None and bool(os.environ.get("KUBERNETES_SERVICE_HOST")),
+        state_dir=rootdir / ".pytest-kind",
     )
