@@ -58,6 +58,13 @@ def registered_endpoint(service: str, port: int, namespace: str) -> Endpoint | N
         return _registry.get((namespace, service, port))
 
 
+def is_forwarded(host: str, port: int) -> bool:
+    """True when ``host:port`` is one of our port-forwards (which may be restarting)."""
+    with _lock:
+        return any(e.host == host and e.port == port and e.via == "kubectl port-forward"
+                   for e in _registry.values())
+
+
 def resolve_endpoint(service: str, port: int, namespace: str = DEFAULT_NAMESPACE) -> Endpoint:
     """Registered endpoint first, else the Service's DNS name (right inside a cluster)."""
     found = registered_endpoint(service, port, namespace)

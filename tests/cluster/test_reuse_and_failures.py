@@ -123,6 +123,39 @@ def test_killed_forward_is_restarted_and_next_query_succeeds(
     assert not port_forward_pids()
 
 
+@pytest.mark.requirement("001-FR-009")
+def test_forward_recovers_when_its_pod_is_replaced(
+        pytester: pytest.Pytester, live_cluster: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(live_cluster))
+    pytester.makepyfile(test_pod="""
+        import pykube
+        from floe_testing import PollingConfig, wait_for_condition
+        from floe_testing.fixtures.postgres import connect
+
+        def started(config):
+            conn = connect(config)  # the same address before and after the restart
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("select pg_postmaster_start_time()::text")
+                    return cur.fetchone()[0]
+            finally:
+                conn.close()
+
+        def test_next_query_after_pod_restart(floe_cluster, postgres_config):
+            before = started(postgres_config)
+            pods = pykube.Pod.objects(floe_cluster.api, namespace="floe-test")
+            old = next(iter(pods.filter(selector={"app": "postgres"})))
+            old.delete()  # the Deployment replaces it; kubectl loses its pod
+            wait_for_condition(lambda: not old.exists(), PollingConfig(
+                timeout=120, interval=0.5, description="the old postgres pod to be gone"))
+            assert started(postgres_config) != before, "answered by the new pod's server"
+            assert old.name not in {p.name for p in pods.filter(selector={"app": "postgres"})}
+    """)
+    result = pytester.runpytest_subprocess(*cluster_args("-s"))
+    result.assert_outcomes(passed=1)
+    assert not port_forward_pids()
+
+
 @pytest.mark.requirement("001-FR-004", "001-FR-053")
 def test_unreachable_kubeconfig_fails_in_seconds_naming_context_and_server(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,14 +17,15 @@ pytestmark = [pytest.mark.unit, pytest.mark.requirement("001-FR-010")]
 
 def test_in_a_pod_a_service_resolves_to_its_dns_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
-    endpoint = resolve_endpoint("polaris", 8181, "floe-test")
-    assert (endpoint.host, endpoint.port) == ("polaris.floe-test.svc.cluster.local", 8181)
+    # a name no other test registers: the endpoint registry lives for the whole process
+    endpoint = resolve_endpoint("catalog-x", 8181, "floe-test")
+    assert (endpoint.host, endpoint.port) == ("catalog-x.floe-test.svc.cluster.local", 8181)
     assert endpoint.via == "service DNS"
 
 
 def test_outside_a_pod_an_unforwarded_service_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    assert "no port-forward registered" in resolve_endpoint("polaris", 8181, "floe-test").via
+    assert "no port-forward registered" in resolve_endpoint("catalog-x", 8181, "floe-test").via
 
 
 def test_a_registered_endpoint_wins_over_dns(monkeypatch: pytest.MonkeyPatch) -> None:

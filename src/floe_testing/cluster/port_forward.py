@@ -21,6 +21,8 @@ from floe_testing.models import PollingConfig
 from floe_testing.polling import ConditionFailed, PollingTimeoutError, wait_for_condition
 
 _FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> ")
+_PORT_TAKEN = re.compile(r"address already in use|unable to listen on", re.IGNORECASE)
+_POD_GONE = re.compile(r"lost connection to pod|an error occurred forwarding")
 
 
 class PortForwardError(InfrastructureError):
@@ -131,16 +133,22 @@ class PortForward:
                 return
             if not self._ready.is_set():
                 failures += 1
-                self.local_port = None
+                if any(_PORT_TAKEN.search(line) for line in self._stderr):
+                    self.local_port = None  # someone took our port: let kubectl pick anew
+                # else keep the port: clients hold this address (e.g. the pod is not up yet)
             self.restarts += 1
             # interruptible pause that grows, so a crash loop cannot spin
             self._stopping.wait(min(0.1 * 2**failures, 5.0))
 
     def _drain_stderr(self, proc: subprocess.Popen[str]) -> None:
+        """Keep kubectl's last words; when it reports that its pod is gone, end it so the
+        supervisor starts a fresh forward (kubectl picks a live pod of the Service)."""
         assert proc.stderr is not None
         for line in proc.stderr:
             if line.strip():
                 self._stderr.append(line.strip())
+            if _POD_GONE.search(line) and not self._stopping.is_set():
+                proc.terminate()
 
     def alive(self) -> bool:
         """True while kubectl runs, has announced its port and accepts connections."""
