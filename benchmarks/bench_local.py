@@ -267,8 +267,6 @@ def bench_isolation(result: BenchResult, runs: int,
     """Create + drop of the per-test resource of each fixture, as the fixtures do it."""
     n = runs or 10
     _support()
-    from psycopg2 import sql
-    from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT
 
     from floe_testing.fixtures.minio import empty_and_remove_bucket, make_client
     from floe_testing.fixtures.polaris import (
@@ -276,7 +274,7 @@ def bench_isolation(result: BenchResult, runs: int,
         drop_namespace_with_tables,
         make_catalog,
     )
-    from floe_testing.fixtures.postgres import connect, drop_database
+    from floe_testing.fixtures.postgres import connect, create_database, drop_database
     from floe_testing.naming import unique_bucket_name, unique_name
     from floe_testing.run_identity import current_owner
     from floe_testing.service_configs import MinIOConfig, PolarisConfig
@@ -288,16 +286,7 @@ def bench_isolation(result: BenchResult, runs: int,
         pg_config, where = stack.enter_context(_postgres_server(cluster_postgres))
 
         def pg_setup() -> tuple[Any, str]:
-            name = unique_name("test_bench")
-            admin = connect(pg_config)
-            try:
-                admin.set_isolation_level(ISOLATION_LEVEL_AUTOCOMMIT)
-                with admin.cursor() as cur:
-                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                    cur.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                        sql.Identifier(name), sql.Literal(current_owner().tag())))
-            finally:
-                admin.close()
+            name = create_database(pg_config, "test_bench")
             return connect(pg_config, name), name
 
         def pg_teardown(handle: tuple[Any, str]) -> None:
