@@ -13,12 +13,13 @@ import pytest
 
 from floe_testing.cluster.apply import apply_document, dry_run
 from floe_testing.cluster.manifests import apply_order, load_manifests
+from floe_testing.stack import PACKAGED_MANIFESTS
 
-from .conftest import REPO, cluster_args, port_forward_pids
+from .conftest import cluster_args, port_forward_pids
 
 pytestmark = [pytest.mark.cluster]
 
-MANIFESTS = REPO / "manifests"
+MANIFESTS = PACKAGED_MANIFESTS
 
 
 @pytest.mark.requirement("001-FR-027", "001-FR-006")

@@ -1,8 +1,9 @@
-"""Refresh the copy of ``src/floe_testing/polaris_bootstrap.py`` in ``manifests/polaris.yaml``.
+"""Refresh the copy of the Polaris bootstrap in the packaged ``manifests/polaris.yaml``.
 
-The module is the one source of the Polaris bootstrap; the ``polaris-bootstrap`` Job runs a
-verbatim copy of it from the ``polaris-bootstrap-script`` ConfigMap, which is the last document
-of ``manifests/polaris.yaml``. ``test_polaris_bootstrap.py`` fails when the copy differs; run
+The module (``src/floe_testing/stack/polaris_bootstrap.py``) is the one source of the Polaris
+bootstrap; the ``polaris-bootstrap`` Job runs a verbatim copy of it from the
+``polaris-bootstrap-script`` ConfigMap, the last document of that file.
+``test_polaris_bootstrap.py`` fails when the copy differs; run
 
     python tests/manifests/sync_bootstrap_script.py
 
@@ -15,9 +16,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-MODULE = REPO / "src" / "floe_testing" / "polaris_bootstrap.py"
-MANIFEST = REPO / "manifests" / "polaris.yaml"
-MARKER = "# GENERATED from src/floe_testing/polaris_bootstrap.py"
+MODULE = REPO / "src" / "floe_testing" / "stack" / "polaris_bootstrap.py"
+MANIFEST = REPO / "src" / "floe_testing" / "stack" / "manifests" / "polaris.yaml"
+MARKER = "# GENERATED from src/floe_testing/stack/polaris_bootstrap.py"
 CONFIGMAP = "polaris-bootstrap-script"
 KEY = "polaris_bootstrap.py"
 

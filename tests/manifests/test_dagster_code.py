@@ -28,11 +28,12 @@ from floe_testing.cluster.manifests import load_manifests
 from floe_testing.fixtures.dagster import run_dagster_job
 from floe_testing.models import PollingConfig
 from floe_testing.polling import ConditionFailed, NotReady, wait_for_condition
+from floe_testing.stack import PACKAGED_MANIFESTS
 
 pytestmark = pytest.mark.requirement("001-FR-027")
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = [d for d in load_manifests(REPO / "manifests") if d.component == "dagster"]
+DOCS = [d for d in load_manifests(PACKAGED_MANIFESTS) if d.component == "dagster"]
 #: The job tests/stack runs; it must exist in the code location.
 STACK_JOB = "floe_stack_smoke"
 PG_ENV = {"DAGSTER_PG_HOST": "postgres.example", "DAGSTER_PG_DB": "dagster",

@@ -24,12 +24,13 @@ from floe_testing.cluster.manifests import (
     with_dependencies,
 )
 from floe_testing.service_configs import PolarisConfig
+from floe_testing.stack import PACKAGED_MANIFESTS
 from floe_testing.stack_services import DEFAULT_NAMESPACE, STACK_SERVICES
 
 pytestmark = pytest.mark.requirement("001-FR-027")
 
 REPO = Path(__file__).resolve().parents[2]
-MANIFESTS = REPO / "manifests"
+MANIFESTS = PACKAGED_MANIFESTS
 DOCS = load_manifests(MANIFESTS)
 PART_OF = "floe-test"
 

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from floe_testing import polaris_bootstrap as pb
+from floe_testing.stack import PACKAGED_MANIFESTS
+from floe_testing.stack import polaris_bootstrap as pb
 
 pytestmark = pytest.mark.requirement("001-FR-027")
 
@@ -313,7 +314,7 @@ def test_recorded_requests_follow_the_management_spec() -> None:
 # -- the Job runs this module ----------------------------------------------------------------
 
 def manifest_docs() -> list[dict[str, Any]]:
-    text = (REPO / "manifests" / "polaris.yaml").read_text(encoding="utf-8")
+    text = (PACKAGED_MANIFESTS / "polaris.yaml").read_text(encoding="utf-8")
     return [d for d in yaml.safe_load_all(text) if d]
 
 
@@ -322,7 +323,8 @@ def test_configmap_copy_is_this_module() -> None:
                    and d["metadata"]["name"] == "polaris-bootstrap-script"]
     source = Path(pb.__file__).read_text(encoding="utf-8")
     assert configmap["data"]["polaris_bootstrap.py"] == source, (
-        "manifests/polaris.yaml carries a stale copy of src/floe_testing/polaris_bootstrap.py; "
+        "the packaged polaris.yaml carries a stale copy of src/floe_testing/stack/"
+        "polaris_bootstrap.py; "
         "run `python tests/manifests/sync_bootstrap_script.py` from the repository root"
     )
 

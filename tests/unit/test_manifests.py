@@ -18,6 +18,7 @@ from floe_testing.cluster.manifests import (
     apply_order,
     components,
     images,
+    load_layers,
     load_manifests,
     parse_image_overrides,
     rewrite_image,
@@ -69,6 +70,26 @@ def _doc(obj: dict[str, Any], index: int = 0) -> ManifestDoc:
 
 
 # -- loading and order ---------------------------------------------------------------------
+
+
+@pytest.mark.requirement("001-FR-006")
+def test_extra_layer_replaces_documents_in_place_and_adds_components(tmp_path: Path) -> None:
+    base, extra = tmp_path / "base", tmp_path / "extra"
+    _write(base, "dagster.yaml", _obj("ConfigMap", "code", data={"v": "packaged"}),
+           _workload("Deployment", "web", "web:1"))
+    _write(base, "postgres.yaml", _workload("Deployment", "db", "db:1"))
+    _write(extra, "my-code.yaml", _obj("ConfigMap", "code", data={"v": "mine"}))
+    _write(extra, "reports.yaml", _workload("Deployment", "reports", "r:1", depends_on="postgres"))
+
+    docs = load_layers(base, [extra])
+    comps = components(docs)
+    assert sorted(comps) == ["dagster", "postgres", "reports"]
+    (code,) = [d for d in comps["dagster"].docs if d.kind == "ConfigMap"]
+    assert code.obj["data"] == {"v": "mine"}, "the extra document replaced the packaged one"
+    assert code.path == extra / "my-code.yaml"  # errors name the file it came from
+    assert [d.name for d in docs] == ["code", "web", "db", "reports"]  # replaced in place
+    assert comps["reports"].depends_on == {"postgres"}
+    assert load_layers(base)[0].obj["data"] == {"v": "packaged"}
 
 
 @pytest.mark.requirement("001-FR-006")

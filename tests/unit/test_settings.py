@@ -11,12 +11,13 @@ from floe_testing.cluster.kind_binary import KIND_NODE_IMAGE
 from floe_testing.cluster.options import DEFAULT_READY_TIMEOUT
 from floe_testing.cluster.settings import ClusterSettings, load_settings
 from floe_testing.errors import ConfigError
+from floe_testing.stack import PACKAGED_MANIFESTS
 
 pytestmark = pytest.mark.unit
 
 LoadSettings = Callable[..., ClusterSettings]
 
-FLOE_ENV = ("FLOE_MANIFESTS", "FLOE_IMAGE_OVERRIDES", "FLOE_READY_TIMEOUT", "FLOE_CLUSTER_NAME",
+FLOE_ENV = ("FLOE_MANIFESTS", "FLOE_EXTRA_MANIFESTS", "FLOE_LOAD_IMAGES", "FLOE_IMAGE_OVERRIDES", "FLOE_READY_TIMEOUT", "FLOE_CLUSTER_NAME",
             "KUBECONFIG", "KIND_PATH")
 
 
@@ -45,16 +46,60 @@ def settings_of(
 
 
 @pytest.mark.requirement("001-FR-006")
-def test_manifests_default_is_rootdir_manifests(
+def test_manifests_default_is_the_project_s_else_the_packaged_stack(
     settings_of: LoadSettings, pytester: pytest.Pytester
 ) -> None:
+    packaged = settings_of()
+    assert packaged.manifests_dir == PACKAGED_MANIFESTS
+    assert packaged.manifests_source == "the stack packaged with floe-testing"
+    assert (PACKAGED_MANIFESTS / "postgres.yaml").is_file()
+    (pytester.path / "manifests").mkdir()
     assert settings_of().manifests_dir == pytester.path / "manifests"
+
+
+@pytest.mark.requirement("001-FR-006")
+def test_named_manifests_directory_must_exist(settings_of: LoadSettings) -> None:
+    with pytest.raises(ConfigError, match=r"Manifests directory .*typo does not exist \(from "
+                                          r"--floe-manifests\)"):
+        settings_of("--floe-manifests=typo")
+
+
+@pytest.mark.requirement("001-FR-006")
+def test_extra_manifests_and_images_add_up_and_are_checked(
+    settings_of: LoadSettings, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a", "b"):
+        (pytester.path / name).mkdir()
+    (pytester.path / "img.tar").write_bytes(b"")
+    monkeypatch.setenv("FLOE_EXTRA_MANIFESTS", "a")
+    monkeypatch.setenv("FLOE_LOAD_IMAGES", "my/app:1")
+    settings = settings_of("--floe-extra-manifests=b", "--floe-load-image=img.tar",
+                           ini="floe_load_images = other:2\n")
+    assert settings.extra_manifests == (pytester.path / "a", pytester.path / "b")
+    assert settings.load_images == ("my/app:1", "other:2", str(pytester.path / "img.tar"))
+    with pytest.raises(ConfigError, match=r"extra manifests directory .*nope does not exist "
+                                          r"\(from --floe-extra-manifests\)"):
+        settings_of("--floe-extra-manifests=nope")
+    with pytest.raises(ConfigError, match=r"image archive .*missing.tar does not exist"):
+        settings_of("--floe-load-image=missing.tar")
+    monkeypatch.setenv("KUBECONFIG", str(pytester.path / "kubeconfig"))
+    with pytest.raises(ConfigError, match="the cluster is reused"):
+        settings_of()
+
+
+@pytest.mark.requirement("001-FR-053")
+@pytest.mark.parametrize("name", ["../../x", "Floe", "a_b", "-x", "x" * 64])
+def test_cluster_name_must_be_a_dns_label(settings_of: LoadSettings, name: str) -> None:
+    with pytest.raises(ConfigError, match="is not a DNS-1123 label"):
+        settings_of(f"--cluster-name={name}")
 
 
 @pytest.mark.requirement("001-FR-006")
 def test_manifests_precedence(
     settings_of: LoadSettings, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name in ("from-env", "from-ini", "from-cli"):
+        (pytester.path / name).mkdir()
     monkeypatch.setenv("FLOE_MANIFESTS", "from-env")
     assert settings_of().manifests_dir == pytester.path / "from-env"
     assert settings_of(ini="floe_manifests = from-ini\n").manifests_dir == \
@@ -62,6 +107,7 @@ def test_manifests_precedence(
     assert settings_of("--floe-manifests=from-cli", ini="floe_manifests = from-ini\n") \
         .manifests_dir == pytester.path / "from-cli"
     absolute = pytester.path / "elsewhere" / "k8s"
+    absolute.mkdir(parents=True)
     assert settings_of(f"--floe-manifests={absolute}").manifests_dir == absolute
 
 

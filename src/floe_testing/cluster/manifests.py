@@ -36,6 +36,8 @@ class ManifestDoc:
     path: Path
     index: int
     obj: dict[str, Any]
+    #: set when this document replaces one of another file: it joins that document's component
+    replaces_in: str | None = None
 
     @property
     def kind(self) -> str:
@@ -53,7 +55,12 @@ class ManifestDoc:
     @property
     def component(self) -> str:
         """The file's stem: documents of one file are applied together, on demand."""
-        return self.path.stem
+        return self.replaces_in or self.path.stem
+
+    @property
+    def identity(self) -> tuple[str, str | None, str]:
+        """(kind, namespace, name): what a document of an extra directory replaces."""
+        return self.kind, self.namespace, self.name
 
     def where(self) -> str:
         """``file (document N) Kind/name`` for error messages."""
@@ -92,6 +99,23 @@ def load_manifests(directory: Path) -> list[ManifestDoc]:
     docs: list[ManifestDoc] = []
     for path in files:
         docs.extend(_load_file(path))
+    return docs
+
+
+def load_layers(base: Path, extras: Iterable[Path] = ()) -> list[ManifestDoc]:
+    """The base manifests plus each extra directory, in order. An extra document with the
+    identity of an earlier one replaces it in place (and joins its component), so a project
+    changes one object of the packaged stack, e.g. the Dagster code location, without copying
+    the rest; other documents are added, grouped by their file names as usual."""
+    docs = load_manifests(base)
+    for directory in extras:
+        at = {doc.identity: i for i, doc in enumerate(docs)}
+        for doc in load_manifests(directory):
+            if doc.identity in at:
+                doc.replaces_in = docs[at[doc.identity]].component
+                docs[at[doc.identity]] = doc
+            else:
+                docs.append(doc)
     return docs
 
 

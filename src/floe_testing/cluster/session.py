@@ -35,7 +35,7 @@ from floe_testing.cluster.manifests import (
     ManifestDoc,
     apply_order,
     components,
-    load_manifests,
+    load_layers,
     with_dependencies,
 )
 from floe_testing.cluster.port_forward import PortForward
@@ -134,7 +134,31 @@ class ClusterSession:
         else:
             self._create(cluster, kind.path, kubeconfig)
         restrict_permissions(kubeconfig)
+        self._load_images(cluster, kind.path)
         return connect(kubeconfig, f"kind cluster {s.cluster_name!r} kubeconfig")
+
+    def _load_images(self, cluster: KindCluster, kind: Path) -> None:
+        """Put the project's locally built images into the kind node (kind's own commands:
+        ``load docker-image`` through pytest-kind, ``load image-archive`` for archives)."""
+        for image in self.settings.load_images:
+            archive = Path(image).is_absolute()
+            with self.progress.step(f"load {'image archive' if archive else 'image'} {image} "
+                                    f"into kind cluster {cluster.name!r}"):
+                try:
+                    if archive:
+                        subprocess.run([str(kind), "load", "image-archive", "--name",
+                                        cluster.name, image], check=True, capture_output=True,
+                                       text=True, timeout=600)
+                    else:
+                        with _stderr_tail():
+                            cluster.load_docker_image(image)
+                except subprocess.CalledProcessError as exc:
+                    said = (exc.stderr or "").strip()[-500:] if isinstance(exc.stderr, str) else ""
+                    raise InfrastructureError(
+                        f"kind could not load {image!r} into cluster {cluster.name!r} (exit "
+                        f"{exc.returncode}){': ' + said if said else ''}. Build or pull the image "
+                        "locally first (`docker images` must list it), or fix --floe-load-image."
+                    ) from None
 
     def _create(self, cluster: KindCluster, kind: Path, kubeconfig: Path) -> None:
         name = self.settings.cluster_name
@@ -161,7 +185,10 @@ class ClusterSession:
 
     def _load(self) -> dict[str, Component]:
         if self._docs is None:
-            self._docs = load_manifests(self.settings.manifests_dir)
+            s = self.settings
+            self._docs = load_layers(s.manifests_dir, s.extra_manifests)
+            self.progress.line(f"manifests: {s.manifests_dir} ({s.manifests_source})"
+                               + "".join(f" + {extra}" for extra in s.extra_manifests))
             self._components = components(self._docs)
         return self._components
 
@@ -175,9 +202,9 @@ class ClusterSession:
 
     def provision(self, requirements: Iterable[ServiceRequirement]) -> None:
         """Apply the components these services need (with dependencies), wait, forward."""
+        comps = self._load()  # a broken manifest fails before any cluster is created
         access = self.start()
         reqs = set(requirements)
-        comps = self._load()
         wanted = {c for c in (self.component_of(r.name, r.namespace) for r in reqs) if c}
         wanted |= {name for name, comp in comps.items() if comp.always}
         todo = sorted(with_dependencies(wanted, comps) - self._applied)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ class ClusterSettings:
     kind_bin: str | None
     kubectl: Path
     manifests_dir: Path
+    manifests_source: str = "default"
+    extra_manifests: tuple[Path, ...] = ()
+    load_images: tuple[str, ...] = ()
     image_overrides: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = DEFAULT_READY_TIMEOUT
 
@@ -77,6 +81,64 @@ def _kubectl(config: pytest.Config) -> Path:
     return Path(found)
 
 
+#: DNS-1123 label: kind names its nodes and containers after the cluster, and a name such as
+#: ``../x`` would become a path in pytest-kind's state directory.
+_CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+#: Entries of --floe-load-image that name an image archive rather than an image reference.
+_ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+
+
+def _manifests_dir(config: pytest.Config, rootdir: Path) -> tuple[Path, str]:
+    """The base manifests: named (option > ini > env), else the project's ``manifests/``, else
+    the stack packaged with floe-testing. A named directory must exist."""
+    for value, source in ((_opt(config, "floe_manifests"), "--floe-manifests"),
+                          (config.getini("floe_manifests"), "ini floe_manifests"),
+                          (os.environ.get("FLOE_MANIFESTS"), "env FLOE_MANIFESTS")):
+        if value:
+            return _existing_dir(rootdir / str(value), source, "Manifests directory"), source
+    project = rootdir / "manifests"
+    if project.is_dir():
+        return project, "the project's manifests/"
+    from floe_testing.stack import PACKAGED_MANIFESTS
+
+    return PACKAGED_MANIFESTS, "the stack packaged with floe-testing"
+
+
+def _existing_dir(path: Path, source: str, what: str) -> Path:
+    if not path.is_dir():
+        raise ConfigError(f"{what} {path} does not exist (from {source}); fix the path or "
+                          "remove the setting.")
+    return path
+
+
+def _listed(config: pytest.Config, option: str, name: str, env: str,
+            sep: str) -> list[tuple[str, str]]:
+    """Entries of a repeatable option, its ini key (one per line) and its env var (``sep``),
+    each with where it came from; all three add up."""
+    found = [(e, f"env {env}") for e in os.environ.get(env, "").split(sep) if e.strip()]
+    found += [(str(e), f"ini {name}") for e in config.getini(name) if str(e).strip()]
+    named = _opt(config, name)
+    found += [(str(e), option) for e in (named if isinstance(named, list) else [])
+              if str(e).strip()]
+    return [(e.strip(), source) for e, source in found]
+
+
+def _extra_manifests(config: pytest.Config) -> list[tuple[str, str]]:
+    return _listed(config, "--floe-extra-manifests", "floe_extra_manifests",
+                   "FLOE_EXTRA_MANIFESTS", os.pathsep)
+
+
+def _load_image(rootdir: Path, entry: str, source: str) -> str:
+    """An image archive (must exist; made absolute) or an image reference, as given."""
+    if entry.endswith(_ARCHIVE_SUFFIXES) or entry.startswith(("/", "./", "../")):
+        path = rootdir / entry
+        if not path.is_file():
+            raise ConfigError(f"image archive {path} does not exist (from {source}); build it "
+                              "(e.g. `docker save IMAGE -o FILE`) or fix the path.")
+        return str(path)
+    return entry
+
+
 def load_settings(config: pytest.Config) -> ClusterSettings:
     """Resolve every option; invalid values raise :class:`ConfigError` naming the source."""
     rootdir = Path(str(config.rootpath))
@@ -95,11 +157,12 @@ def load_settings(config: pytest.Config) -> ClusterSettings:
         name = (config.getini("floe_cluster_name") or os.environ.get("FLOE_CLUSTER_NAME")
                 or DEFAULT_CLUSTER_NAME)
 
-    manifests = (_opt(config, "floe_manifests") or config.getini("floe_manifests")
-                 or os.environ.get("FLOE_MANIFESTS") or "manifests")
-    manifests_dir = Path(str(manifests))
-    if not manifests_dir.is_absolute():
-        manifests_dir = rootdir / manifests_dir
+    manifests_dir, manifests_source = _manifests_dir(config, rootdir)
+    extra_manifests = tuple(_existing_dir(rootdir / path, source, "extra manifests directory")
+                            for path, source in _extra_manifests(config))
+    listed_images = _listed(config, "--floe-load-image", "floe_load_images", "FLOE_LOAD_IMAGES",
+                            ",")
+    load_images = tuple(_load_image(rootdir, entry, source) for entry, source in listed_images)
 
     overrides = parse_image_overrides(
         os.environ.get("FLOE_IMAGE_OVERRIDES", "").replace(",", " ").split(),
@@ -120,6 +183,17 @@ def load_settings(config: pytest.Config) -> ClusterSettings:
     else:
         ready_timeout = DEFAULT_READY_TIMEOUT
 
+    if not _CLUSTER_NAME.match(str(name)):
+        raise ConfigError(f"cluster name {name!r} is not a DNS-1123 label (lowercase letters, "
+                          "digits and '-', at most 63); set --cluster-name, ini "
+                          "floe_cluster_name or FLOE_CLUSTER_NAME to e.g. floe-test.")
+    in_cluster = kubeconfig is None and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+    if load_images and (kubeconfig is not None or in_cluster):
+        raise ConfigError(
+            f"{load_images[0]!r} is to be loaded into a kind cluster (--floe-load-image, ini "
+            "floe_load_images, env FLOE_LOAD_IMAGES), but the cluster is reused "
+            f"({source or 'in-cluster'}): load the image into its nodes yourself "
+            "and drop the setting, or unset KUBECONFIG to let floe-testing create a kind cluster.")
     kind_bin = _opt(config, "kind_bin")
     return ClusterSettings(
         cluster_name=str(name),
@@ -130,8 +204,11 @@ def load_settings(config: pytest.Config) -> ClusterSettings:
         kind_bin=str(kind_bin) if kind_bin else None,
         kubectl=_kubectl(config),
         manifests_dir=manifests_dir,
+        manifests_source=manifests_source,
+        extra_manifests=extra_manifests,
+        load_images=load_images,
         image_overrides=overrides,
         ready_timeout=ready_timeout,
-        in_cluster=kubeconfig is None and bool(os.environ.get("KUBERNETES_SERVICE_HOST")),
+        in_cluster=in_cluster,
         state_dir=rootdir / ".pytest-kind",
     )

@@ -1,6 +1,6 @@
 """Bootstrap of the stack's Apache Polaris: the catalog the fixtures use and the grants they need.
 
-The ``polaris-bootstrap`` Job of ``manifests/polaris.yaml`` runs this file with a plain
+The ``polaris-bootstrap`` Job of ``manifests/polaris.yaml`` (beside this file) runs it with a plain
 ``python`` image: a verbatim copy of it is the ``polaris_bootstrap.py`` key of the
 ``polaris-bootstrap-script`` ConfigMap (``tests/manifests`` fails when the copy differs; run
 ``python tests/manifests/sync_bootstrap_script.py`` to refresh it). It therefore uses only the
