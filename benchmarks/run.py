@@ -40,9 +40,12 @@ from bench_common import REPO, RESULTS_DIR, BenchResult, log, run
 from bench_local import bench_isolation, bench_polling, bench_unit_only
 
 from floe_testing.cluster.manifests import parse_image_overrides
+from floe_testing.stack import PACKAGED_MANIFESTS
 
-BENCHES = ["port-forward", "cold-session", "warm-rerun", "unit-only", "polling", "isolation"]
-CLUSTER_BENCHES = {"port-forward", "cold-session", "warm-rerun"}
+BENCHES = ["port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm",
+           "unit-only", "polling", "isolation"]
+CLUSTER_BENCHES = {"port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm"}
+WHOLE_STACK = ("postgres", "minio", "polaris", "dagster")
 LOCALKUBE = REPO.parent / "shared" / "localkube"
 LOCALKUBE_OVERRIDES = [
     "postgres:16.4=localhost/localkube/postgres:15",
@@ -228,6 +231,14 @@ def main(argv: list[str]) -> int:
         "port-forward": lambda r: bench_port_forward(r, get_cluster(), args.runs),
         "cold-session": lambda r: bench_cold_session(r, get_cluster(), args.runs),
         "warm-rerun": lambda r: bench_warm_rerun(r, get_cluster(), args.runs),
+        # the packaged stack as users get it: its images are built locally under the exact
+        # references it names (tests/images), so no overrides
+        "stack-cold": lambda r: bench_cold_session(
+            r, get_cluster().with_manifests(PACKAGED_MANIFESTS, {}), args.runs or 2,
+            ratio=2.0),
+        "stack-warm": lambda r: bench_warm_rerun(
+            r, get_cluster().with_manifests(PACKAGED_MANIFESTS, {}), args.runs,
+            services=WHOLE_STACK, target=1.0),
         "unit-only": lambda r: bench_unit_only(r, args.runs),
         "polling": lambda r: bench_polling(r, args.runs),
         "isolation": lambda r: bench_isolation(

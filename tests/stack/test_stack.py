@@ -1,8 +1,6 @@
-"""001-FR-027: the default stack, brought up by the plugin from ``manifests/``, used through the
-real fixtures with their defaults (credentials come from the stack's Secrets).
-
-Needs Docker and internet (kind cluster, image pulls): run with ``pytest tests/stack -m stack``
-(``.github/workflows/stack.yml`` does). Deselected otherwise (see conftest.py).
+"""001-FR-027: the default stack packaged with floe-testing, brought up by the plugin on plain
+``pytest``, used through the real fixtures with their defaults (credentials come from the
+stack's Secrets). Every service runs for real: see conftest.py for where its images come from.
 """
 
 from __future__ import annotations
@@ -24,9 +22,9 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.stack, pytest.mark.requirement("001-FR-027")]
 
-#: Created by the minio-buckets Job (manifests/minio.yaml).
+#: Created by the minio-buckets Job (the packaged manifests/minio.yaml).
 STACK_BUCKETS = {"floe-warehouse", "floe-iceberg", "floe-artifacts"}
-#: The job of the Dagster code location (manifests/dagster.yaml).
+#: The job of the packaged Dagster code location (manifests/dagster.yaml).
 STACK_JOB = "floe_stack_smoke"
 
 

@@ -1,0 +1,239 @@
+"""Build the stand-in images of the packaged stack into localkube, one per image reference.
+
+No image can be pulled on a machine without a container engine and registry, so each image
+the packaged manifests name is built locally with ``localkube image build`` and tagged with
+that exact reference: the packaged stack then runs unchanged, with no image overrides. Each
+stand-in holds the real program and keeps the official image's contract (entrypoint, args,
+user, paths, env) as far as the manifests rely on it; see ``tests/images/README.md``.
+
+The references come from the packaged manifests themselves, so a changed pin rebuilds and an
+image without a recipe fails here, naming it. Every step is cached (Go binaries and the
+Maven jars under ``$FLOE_IMAGE_CACHE``, images by localkube): a second run takes seconds.
+
+    python tests/images/build.py [--localkube PATH] [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from floe_testing.cluster.manifests import images, load_manifests
+from floe_testing.stack import PACKAGED_MANIFESTS
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CACHE = Path(os.environ.get("FLOE_IMAGE_CACHE", "/var/cache/floe-testing"))
+STEP_TIMEOUT = 1800  # seconds; the cold Go and Maven builds take minutes, never half an hour
+
+#: Go module versions of the real MinIO programs. The module proxy serves no semver tags for
+#: them and refuses the pseudo-versions of the release tags the manifests pin (403), so these
+#: are the closest versions it serves (see tests/images/README.md).
+MINIO_MODULE = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
+MC_MODULE = "github.com/minio/mc@v0.0.0-20250313080218-cf909e1063a9"
+#: Apache Iceberg's REST catalog server (one runnable jar), the catalog behind the Polaris
+#: stand-in
+ICEBERG_REST = "org.apache.iceberg:iceberg-open-api:1.10.1"
+
+
+def normalise(reference: str) -> str:
+    """Docker's normal form, which the kubelet looks up: ``postgres:16.4`` is
+    ``docker.io/library/postgres:16.4``."""
+    first = reference.split("/", 1)[0]
+    if "/" not in reference:
+        return f"docker.io/library/{reference}"
+    if "." in first or ":" in first or first == "localhost":
+        return reference
+    return f"docker.io/{reference}"
+
+
+def repository(reference: str) -> str:
+    """The reference without its tag or digest."""
+    name = reference.split("@", 1)[0]
+    head, _, tail = name.rpartition(":")
+    return head if head and "/" not in tail else name
+
+
+def tag(reference: str) -> str:
+    return reference.split("@", 1)[0].rpartition(":")[2]
+
+
+@dataclass
+class Builder:
+    """Runs the steps, one progress line each, output kept for a failure's tail."""
+
+    localkube: Path
+    logs: Path
+
+    def run(self, what: str, argv: Sequence[str], *, cwd: Path | None = None,
+            env: dict[str, str] | None = None) -> None:
+        start = time.monotonic()
+        log = self.logs / (what.replace(" ", "-").replace("/", "_") + ".log")
+        with log.open("w") as out:
+            try:
+                done = subprocess.run(list(argv), cwd=cwd, env={**os.environ, **(env or {})},
+                                      stdout=out, stderr=subprocess.STDOUT, check=False,
+                                      timeout=STEP_TIMEOUT)
+                code = done.returncode
+            except subprocess.TimeoutExpired:
+                code = -1
+        seconds = time.monotonic() - start
+        if code != 0:
+            tail = log.read_text(errors="replace").splitlines()[-25:]
+            print(f"images: {what} FAILED after {seconds:.1f}s (exit {code}); log {log}:",
+                  *("  | " + line for line in tail), sep="\n", file=sys.stderr)
+            raise SystemExit(1)
+        print(f"images: {what} ({seconds:.1f}s)", flush=True)
+
+    def image(self, what: str, *args: str) -> None:
+        self.run(what, [str(self.localkube), "image", "build", *args])
+
+    def go_binary(self, module: str, name: str) -> Path:
+        """``go install`` of a real program from the Go module proxy (static, cached)."""
+        target = CACHE / "go" / module.replace("/", "_").replace("@", "-")
+        binary = target / name
+        if not binary.is_file():
+            self.run(f"go install {module}", ["go", "install", module],
+                     env={"GOBIN": str(target), "CGO_ENABLED": "0"})
+        return binary
+
+    def maven_jar(self, artifact: str) -> Path:
+        """One jar from Maven Central (``group:artifact:version``), cached."""
+        _, name, version = artifact.split(":")
+        target = CACHE / "maven"
+        jar = target / f"{name}-{version}.jar"
+        if not jar.is_file():
+            self.run(f"mvn dependency:copy {artifact}",
+                     ["mvn", "-B", "-q", "dependency:copy", f"-Dartifact={artifact}",
+                      f"-DoutputDirectory={target}"])
+        return jar
+
+
+# -- recipes: repository -> how to build its stand-in ------------------------------------------
+
+
+def postgres(b: Builder, ref: str) -> None:
+    # localkube's PostgreSQL image: the official image's env contract (POSTGRES_*, PGDATA,
+    # /docker-entrypoint-initdb.d), PostgreSQL 15 from Debian whatever the tag says
+    b.image(f"postgres {ref}", "postgres", "--tag", ref)
+
+
+def python(b: Builder, ref: str) -> None:
+    # Debian's Python 3.11 with `python` on PATH: enough for the stdlib-only Polaris bootstrap
+    b.image(f"python {ref}", "python", "--tag", ref)
+
+
+def dagster(b: Builder, ref: str) -> None:
+    # The Python packages of the official image the manifests use, at its version (libraries
+    # release in lock-step: 1.13.25 <-> 0.29.25). SQLAlchemy 2.1 makes psycopg 3 the default
+    # driver and run submission then fails ("the connection is closed"): keep it below 2.1.
+    version = tag(ref)
+    _, minor, patch = version.split(".")
+    libs = f"0.{int(minor) + 16}.{patch}"
+    b.image(f"dagster {ref}", "python", "--tag", ref,
+            "--pip", f"dagster=={version}", "--pip", f"dagster-webserver=={version}",
+            "--pip", f"dagster-graphql=={version}", "--pip", f"dagster-postgres=={libs}",
+            "--pip", "sqlalchemy<2.1")
+
+
+def minio(b: Builder, ref: str) -> None:
+    binary = b.go_binary(MINIO_MODULE, "minio")
+    b.image(f"minio {ref}", "python", "--tag", ref,
+            "--add", f"{binary}:/usr/bin/minio",
+            "--add", f"{HERE / 'minio' / 'docker-entrypoint.sh'}:/usr/bin/docker-entrypoint.sh",
+            "--entrypoint", '["/usr/bin/docker-entrypoint.sh"]', "--cmd", '["minio"]',
+            "--expose", "9000", "--expose", "9001")
+
+
+def mc(b: Builder, ref: str) -> None:
+    binary = b.go_binary(MC_MODULE, "mc")
+    b.image(f"mc {ref}", "python", "--tag", ref, "--add", f"{binary}:/usr/bin/mc",
+            "--entrypoint", '["mc"]')
+
+
+def polaris(b: Builder, ref: str) -> None:
+    # Polaris cannot be assembled from Maven Central (its modules are not served there): the
+    # real Iceberg REST catalog server behind Polaris' API, auth, management and health
+    # contract (polaris/polaris_standin.py; see README.md)
+    jar = b.maven_jar(ICEBERG_REST)
+    b.image(f"polaris {ref}", "python", "--tag", ref,
+            "--add", f"{java_home()}:/opt/java/openjdk",
+            "--add", f"{jar}:/opt/iceberg-rest/iceberg-open-api.jar",
+            "--add", f"{HERE / 'polaris' / 'polaris_standin.py'}:/opt/polaris/polaris_standin.py",
+            "--run", "useradd -u 10000 -U -M -d /opt/polaris polaris",
+            "--env", "ICEBERG_REST_JAR=/opt/iceberg-rest/iceberg-open-api.jar",
+            "--env", "JAVA_HOME=/opt/java/openjdk",
+            "--env", "PATH=/opt/java/openjdk/bin:/opt/venv/bin:/usr/local/sbin:/usr/local/bin:"
+                     "/usr/sbin:/usr/bin:/sbin:/bin",
+            "--workdir", "/opt/polaris", "--user", "10000",
+            "--entrypoint", '["python3", "/opt/polaris/polaris_standin.py"]',
+            "--expose", "8181", "--expose", "8182")
+
+
+def java_home() -> Path:
+    """A self-contained JDK of this machine to copy into the image (Debian's JRE package does
+    not install into the image's minimal root: its man-page links fail)."""
+    for candidate in (os.environ.get("FLOE_JAVA_HOME"), "/usr/lib/jvm/temurin-25-jdk-amd64",
+                      "/usr/lib/jvm/java-17-openjdk-amd64"):
+        if candidate and (Path(candidate) / "bin" / "java").is_file():
+            return Path(candidate).resolve()
+    raise SystemExit("images: no JDK found for the catalog server; set FLOE_JAVA_HOME")
+
+
+RECIPES: dict[str, Callable[[Builder, str], None]] = {
+    "docker.io/library/postgres": postgres,
+    "docker.io/library/python": python,
+    "docker.io/dagster/dagster-celery-k8s": dagster,
+    "quay.io/minio/minio": minio,
+    "quay.io/minio/mc": mc,
+    "docker.io/apache/polaris": polaris,
+}
+
+
+def stack_images() -> list[str]:
+    """Every image the packaged manifests name, normalised, in first-seen order."""
+    found: dict[str, None] = {}
+    for doc in load_manifests(PACKAGED_MANIFESTS):
+        for ref in images(doc.obj):
+            found.setdefault(normalise(ref), None)
+    return list(found)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_localkube = Path(os.environ.get("FLOE_LOCALKUBE",
+                                            REPO.parent / "shared" / "localkube"))
+    parser.add_argument("--localkube", type=Path, default=default_localkube,
+                        help="localkube's directory (env FLOE_LOCALKUBE; default "
+                             "../shared/localkube)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="build only these (recipe names: postgres, python, dagster, minio, "
+                             "mc, polaris)")
+    args = parser.parse_args(argv)
+    localkube = args.localkube / "localkube"
+    if not localkube.is_file():
+        parser.error(f"localkube not found at {localkube}: set FLOE_LOCALKUBE or --localkube")
+    logs = CACHE / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    builder = Builder(localkube, logs)
+    refs = stack_images()
+    unknown = [ref for ref in refs if repository(ref) not in RECIPES]
+    if unknown:
+        print(f"images: no recipe for {unknown} (named by the packaged manifests); add one to "
+              f"{Path(__file__).relative_to(REPO)}", file=sys.stderr)
+        return 1
+    for ref in refs:
+        recipe = RECIPES[repository(ref)]
+        if args.only is None or recipe.__name__ in args.only:
+            recipe(builder, ref)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""001-FR-027: the package as users get it. A wheel built from this checkout, installed into a
+fresh venv, runs a new project's tests (no manifests of its own) against the stack packaged in
+the wheel, on this session's cluster reused through KUBECONFIG.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from floe_testing.cluster.session import ClusterSession
+
+pytestmark = [pytest.mark.stack, pytest.mark.requirement("001-FR-027", "001-FR-004")]
+
+REPO = Path(__file__).resolve().parents[2]
+
+NEW_PROJECT_TEST = """
+    import io
+
+
+    def test_postgres(postgres_connection):
+        with postgres_connection.cursor() as cur:
+            cur.execute("SELECT current_database() <> 'postgres'")
+            assert cur.fetchone() == (True,)
+
+
+    def test_minio(minio_client, minio_bucket):
+        minio_client.put_object(minio_bucket, "a.txt", io.BytesIO(b"hi"), 2)
+        assert minio_client.get_object(minio_bucket, "a.txt").read() == b"hi"
+"""
+
+
+def _run(*argv: str | Path, cwd: Path | None = None,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=900, check=False)
+    assert done.returncode == 0, f"{argv} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def test_wheel_in_a_fresh_venv_runs_a_new_project_on_the_packaged_stack(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    dist = tmp_path / "dist"
+    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, REPO)
+    (wheel,) = dist.glob("floe_testing-*.whl")
+
+    # the versions this checkout is tested with, so pip does not re-resolve the world
+    frozen = _run(sys.executable, "-m", "pip", "freeze", "--exclude-editable").stdout
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text(frozen)
+    venv = tmp_path / "venv"
+    _run(sys.executable, "-m", "venv", venv)
+    _run(venv / "bin" / "python", "-m", "pip", "install", "-q", "-c", constraints, wheel)
+
+    project = tmp_path / "new-project"
+    project.mkdir()
+    (project / "test_new.py").write_text(textwrap.dedent(NEW_PROJECT_TEST))
+    env = {**os.environ, "KUBECONFIG": str(floe_cluster.kubeconfig)}
+    env.pop("PYTEST_ADDOPTS", None)  # the outer run's gates are not the new project's
+    run = subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider",
+                          "-v"], cwd=project, env=env, capture_output=True, text=True,
+                         timeout=600, check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "2 passed" in output, output
+    installed = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    assert f"{installed}/site-packages/floe_testing/stack/manifests " \
+           "(the stack packaged with floe-testing)" in output, output
+    assert not (project / "manifests").exists()
