@@ -12,6 +12,7 @@ from floe_testing.cluster.readiness import (
     _job_ready,
     _pod_ready,
     _replicated_ready,
+    fatal_waiting_reason,
 )
 from floe_testing.polling import ConditionFailed
 
@@ -197,3 +198,18 @@ def test_failed_pod_fails_at_once() -> None:
     assert "pod p failed" in str(info.value)
     assert "Evicted" in str(info.value)
     assert "low on resource" in str(info.value)
+
+
+@pytest.mark.requirement("001-FR-008")
+def test_waiting_reasons_that_never_resolve_fail_but_kubelet_retries_do_not() -> None:
+    def waiting(reason: str, message: str = "") -> dict[str, Any]:
+        return {"name": "c", "state": {"waiting": {"reason": reason, "message": message}}}
+
+    assert fatal_waiting_reason(waiting("ErrImagePull")) == "ErrImagePull"
+    assert fatal_waiting_reason(waiting(
+        "CreateContainerConfigError", 'secret "x" not found')) == "CreateContainerConfigError"
+    assert fatal_waiting_reason(waiting(
+        "CreateContainerConfigError",
+        "failed to sync secret cache: timed out waiting for the condition")) is None
+    assert fatal_waiting_reason(waiting("ContainerCreating")) is None
+    assert fatal_waiting_reason({"name": "c", "state": {"running": {}}}) is None

@@ -28,6 +28,10 @@ FATAL_WAITING_REASONS = frozenset({
     "RunContainerError",
 })
 
+#: Messages of those reasons that the kubelet retries by itself: a busy node's Secret or
+#: ConfigMap cache not synced in time (seen on a loaded 2-core node) is not a broken manifest.
+TRANSIENT_WAITING_MESSAGES = ("failed to sync secret cache", "failed to sync configmap cache")
+
 
 class ReadinessError(InfrastructureError):
     """A workload did not become ready; the message carries the diagnosis."""
@@ -100,13 +104,24 @@ def diagnose(api: pykube.HTTPClient, pod: pykube.Pod, log_lines: int = 15) -> st
     return "\n".join(lines)
 
 
+def fatal_waiting_reason(container_status: dict[str, Any]) -> str | None:
+    """The reason a waiting container will not start by waiting longer, else None."""
+    waiting = container_status.get("state", {}).get("waiting") or {}
+    reason = waiting.get("reason")
+    message = str(waiting.get("message", ""))
+    if reason in FATAL_WAITING_REASONS and not any(m in message
+                                                   for m in TRANSIENT_WAITING_MESSAGES):
+        return str(reason)
+    return None
+
+
 def _check_pods(api: pykube.HTTPClient, obj: dict[str, Any], workload: Workload) -> None:
     for pod in _pods(api, obj):
         statuses = pod.obj.get("status", {})
         for cs in statuses.get("initContainerStatuses", []) + statuses.get(
                 "containerStatuses", []):
-            reason = (cs.get("state", {}).get("waiting") or {}).get("reason")
-            if reason in FATAL_WAITING_REASONS:
+            reason = fatal_waiting_reason(cs)
+            if reason is not None:
                 raise ConditionFailed(f"{workload} cannot become ready: container "
                                       f"{cs['name']} is {reason}\n{diagnose(api, pod)}")
 
