@@ -6,14 +6,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from tenacity import (
-    RetryError,
-    Retrying,
-    retry_if_exception,
-    retry_if_result,
-    stop_before_delay,
-    wait_fixed,
-)
+from tenacity import RetryError, Retrying, retry_if_exception, retry_if_result
 
 from floe_testing.endpoints import resolve_endpoint
 from floe_testing.models import PollingConfig
@@ -50,13 +43,16 @@ def wait_for_condition(
     """Poll until ``condition()`` returns True; an exception from it means "not yet".
 
     :class:`ConditionFailed` propagates immediately, so a wait can fail fast (a crash loop, a
-    failed Job) instead of running into its timeout.
+    failed Job) instead of running into its timeout. It raises only if the condition was not
+    met within the timeout: checks are ``interval`` apart, and the last one is made at the
+    deadline itself (the wait before it is shortened), never one interval early.
     """
     cfg = config or PollingConfig()
     start = time.monotonic()
+    deadline = start + cfg.timeout
     retrying = Retrying(
-        stop=stop_before_delay(cfg.timeout),
-        wait=wait_fixed(cfg.interval),
+        stop=lambda _: time.monotonic() >= deadline,
+        wait=lambda _: max(0.0, min(cfg.interval, deadline - time.monotonic())),
         retry=retry_if_result(lambda result: result is not True)
         | retry_if_exception(lambda exc: not isinstance(exc, ConditionFailed)),
         reraise=False,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from .conftest import cluster_args, is_up, port_forward_pids
@@ -73,4 +76,31 @@ def test_run_without_service_fixtures_creates_nothing(
     result = pytester.runpytest_subprocess("--kind-bin", "/nonexistent/kind", "-s")
     result.assert_outcomes(passed=1)
     assert "floe-testing:" not in result.stdout.str()
+    assert not is_up()
+
+
+@pytest.mark.requirement("001-FR-001", "001-FR-053")
+def test_project_images_are_loaded_into_the_kind_cluster(
+        pytester: pytest.Pytester, no_cluster: None) -> None:
+    """--floe-load-image: an image archive goes in through kind before anything is applied;
+    an image kind cannot find fails naming it, with kind's words, and nothing is left."""
+    archive = Path(os.environ.get("LOCALKUBE_HOME", "/var/cache/localkube")) / "images" \
+        / "busybox.tar"
+    if not archive.is_file():
+        pytest.fail(f"{archive} is missing: `localkube up` builds it", pytrace=False)
+    pytester.makepyfile(test_pg=POSTGRES_TEST)
+    loaded = pytester.runpytest_subprocess(*cluster_args("-s", f"--floe-load-image={archive}"))
+    loaded.assert_outcomes(passed=1)
+    loaded.stdout.fnmatch_lines([
+        f"*load image archive {archive} into kind cluster 'floe-test' (*s)",
+        "*manifests: * created*",
+    ])
+    missing = pytester.runpytest_subprocess(
+        *cluster_args("-s", "--floe-load-image=floe-testing.invalid/never-built:1"))
+    missing.assert_outcomes(errors=1)
+    missing.stdout.fnmatch_lines([
+        "*kind could not load 'floe-testing.invalid/never-built:1' into cluster 'floe-test'*",
+        "*Build or pull the image locally first*",
+    ])
+    assert "manifests: " not in missing.stdout.str(), "applied although the image is missing"
     assert not is_up()

@@ -72,6 +72,6 @@ def test_wheel_in_a_fresh_venv_runs_a_new_project_on_the_packaged_stack(
     assert run.returncode == 0, output
     assert "2 passed" in output, output
     installed = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
-    assert f"{installed}/site-packages/floe_testing/stack/manifests " \
-           "(the stack packaged with floe-testing)" in output, output
+    assert "manifests from the stack packaged with floe-testing: " \
+           f"{installed}/site-packages/floe_testing/stack/manifests" in output, output
     assert not (project / "manifests").exists()

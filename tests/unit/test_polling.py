@@ -77,6 +77,27 @@ def test_timeout_error_explains_what_how_long_how_often_and_last_error() -> None
 
 
 @pytest.mark.requirement("001-FR-030")
+@pytest.mark.parametrize(("timeout", "interval", "true_at"), [(1.0, 0.6, 0.8), (1.0, 0.3, 0.95)])
+def test_the_last_check_is_at_the_deadline_not_an_interval_early(
+    timeout: float, interval: float, true_at: float
+) -> None:
+    """Met within the timeout means no error, even between the last regular check and the
+    deadline (timeout 10 s, interval 5 s, true at 7 s passes, checked at 10 s)."""
+    start = time.monotonic()
+    checks: list[float] = []
+
+    def condition() -> bool:
+        checks.append(time.monotonic() - start)
+        return checks[-1] >= true_at
+
+    assert wait_for_condition(condition, PollingConfig(timeout=timeout, interval=interval))
+    assert timeout - 0.05 <= checks[-1] <= timeout + 0.3, checks
+    with pytest.raises(PollingTimeoutError):  # and it still gives up right at the deadline
+        wait_for_condition(lambda: False, PollingConfig(timeout=timeout, interval=interval))
+    assert time.monotonic() - start < 2 * timeout + 0.6
+
+
+@pytest.mark.requirement("001-FR-030")
 def test_false_condition_times_out_without_last_error() -> None:
     with pytest.raises(PollingTimeoutError) as info:
         wait_for_condition(lambda: False, FAST)

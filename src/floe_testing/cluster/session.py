@@ -142,23 +142,25 @@ class ClusterSession:
         ``load docker-image`` through pytest-kind, ``load image-archive`` for archives)."""
         for image in self.settings.load_images:
             archive = Path(image).is_absolute()
+            failed: subprocess.CalledProcessError | None = None
             with self.progress.step(f"load {'image archive' if archive else 'image'} {image} "
-                                    f"into kind cluster {cluster.name!r}"):
+                                    f"into kind cluster {cluster.name!r}"), \
+                    _stderr_tail() as kind_said:
                 try:
                     if archive:
                         subprocess.run([str(kind), "load", "image-archive", "--name",
-                                        cluster.name, image], check=True, capture_output=True,
-                                       text=True, timeout=600)
+                                        cluster.name, image], check=True, timeout=600)
                     else:
-                        with _stderr_tail():
-                            cluster.load_docker_image(image)
+                        cluster.load_docker_image(image)
                 except subprocess.CalledProcessError as exc:
-                    said = (exc.stderr or "").strip()[-500:] if isinstance(exc.stderr, str) else ""
-                    raise InfrastructureError(
-                        f"kind could not load {image!r} into cluster {cluster.name!r} (exit "
-                        f"{exc.returncode}){': ' + said if said else ''}. Build or pull the image "
-                        "locally first (`docker images` must list it), or fix --floe-load-image."
-                    ) from None
+                    failed = exc
+            if failed is not None:
+                raise InfrastructureError(
+                    f"kind could not load {image!r} into cluster {cluster.name!r} (exit "
+                    f"{failed.returncode}):\n"
+                    + "".join(f"  | {line}\n" for line in kind_said[-6:])
+                    + "Build or pull the image locally first (`docker images` must list it), "
+                    "or fix --floe-load-image / floe_load_images / FLOE_LOAD_IMAGES.")
 
     def _create(self, cluster: KindCluster, kind: Path, kubeconfig: Path) -> None:
         name = self.settings.cluster_name
@@ -187,7 +189,7 @@ class ClusterSession:
         if self._docs is None:
             s = self.settings
             self._docs = load_layers(s.manifests_dir, s.extra_manifests)
-            self.progress.line(f"manifests: {s.manifests_dir} ({s.manifests_source})"
+            self.progress.line(f"manifests from {s.manifests_source}: {s.manifests_dir}"
                                + "".join(f" + {extra}" for extra in s.extra_manifests))
             self._components = components(self._docs)
         return self._components
