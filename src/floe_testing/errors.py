@@ -27,3 +27,19 @@ def fail(message: str) -> NoReturn:
     """Fail the test with ``message`` only: no traceback and no chained exception, because the
     message already says what broke, where, and how to fix it."""
     raise pytest.fail.Exception(message, pytrace=False) from None
+
+
+def fail_unusable(service: str, address: str, source: str, exc: BaseException | str,
+                  check: str) -> NoReturn:
+    """One screen for a service that did not answer: what, where, where that address came
+    from, why (a timeout names the bounds and how to change them), and what to check."""
+    from floe_testing.service_configs import ClientTimeouts
+
+    cause = (exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}")
+    cause = (cause.strip().splitlines() or [""])[0][:300]
+    text = str(exc).lower()
+    bounds = ""
+    if isinstance(exc, TimeoutError) or "timed out" in text or "timeout" in text:
+        bounds = f"\nIt did not answer in time ({ClientTimeouts().describe()})."
+    fail(f"{service} at {address} is not usable (address from {source}): {cause}{bounds}\n"
+         f"Check: {check}")

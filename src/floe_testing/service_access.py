@@ -63,6 +63,18 @@ def discovered_settings(service: StackService) -> Mapping[str, Any]:
     return settings
 
 
+def address_source(service: StackService, host: str, port: int) -> str:
+    """Where the address a config holds came from, for messages that say what to check."""
+    found = registered_endpoint(service.name, service.port, service.namespace)
+    if found is not None and (found.host, found.port) == (host, port):
+        if found.via == "kubectl port-forward":
+            return f"kubectl port-forward to svc/{service.name} in {service.namespace}"
+        return found.via.removeprefix("from ")
+    if host.endswith(".svc.cluster.local"):
+        return "the Service's DNS name (inside the cluster)"
+    return f"the {service.key}_config fixture"
+
+
 def probe_tcp(endpoint: Endpoint, timeout: float = 3.0) -> str | None:
     """None when a TCP connection succeeds, else the reason it did not."""
     try:

@@ -176,3 +176,21 @@ class DagsterConfig(ServiceSettings):
 
     host: str = Field(default="dagster-webserver.floe-test.svc.cluster.local", min_length=1)
     port: int = Field(default=3000, ge=1, le=65535)
+
+
+class ClientTimeouts(ServiceSettings):
+    """Bounds on every network call of the clients the fixtures build, so a server that accepts
+    connections and never answers fails the test instead of hanging the session. One pair for
+    all services (env ``FLOE_CONNECT_TIMEOUT``, ``FLOE_READ_TIMEOUT``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOE_", extra="ignore")
+
+    connect_timeout: float = Field(default=5.0, gt=0, le=300,
+                                   description="seconds to establish a connection")
+    read_timeout: float = Field(default=10.0, gt=0, le=3600,
+                                description="seconds to wait for each answer")
+
+    def describe(self) -> str:
+        """For messages: the bounds and how to change them."""
+        return (f"connect timeout {self.connect_timeout:g}s, read timeout "
+                f"{self.read_timeout:g}s (FLOE_CONNECT_TIMEOUT, FLOE_READ_TIMEOUT)")

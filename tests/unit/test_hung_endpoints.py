@@ -1,0 +1,86 @@
+"""A server that accepts connections and never answers (``tcp_listener``: the kernel completes
+the handshake, nobody reads) must fail the test within the client timeouts, on one screen
+naming the service, the address, where that address came from and what to check; a closed
+port must fail too. Nothing may hang: each inner run has a hard limit of its own."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+#: The bounds the inner runs use (FLOE_CONNECT_TIMEOUT / FLOE_READ_TIMEOUT)
+CONNECT, READ = 1, 2
+#: Generous, and still far below "hangs": the inner run must be done well within it
+LIMIT = 20.0
+
+CASES = {
+    "minio": ("def test_it(minio_client):\n    raise AssertionError('must not be reached')\n",
+              {"MINIO_ENDPOINT": "http://127.0.0.1:{port}", "MINIO_SECRET_KEY": "k3y-S3CR3T"},
+              ["S3 (MinIO", "http://127.0.0.1:{port}", "address from env MINIO_ENDPOINT",
+               "MINIO_ENDPOINT"]),
+    "polaris": ("def test_it(polaris_catalog):\n    raise AssertionError('must not be reached')\n",
+                {"POLARIS_URI": "http://127.0.0.1:{port}/api/catalog",
+                 "POLARIS_CREDENTIAL": "root:p0l-S3CR3T"},
+                ["Iceberg REST catalog", "http://127.0.0.1:{port}/api/catalog",
+                 "address from env POLARIS_URI", "POLARIS_URI"]),
+    "dagster": ("def test_it(dagster_client):\n    raise AssertionError('must not be reached')\n",
+                {"DAGSTER_HOST": "127.0.0.1", "DAGSTER_PORT": "{port}"},
+                ["Dagster webserver", "http://127.0.0.1:{port}", "address from env DAGSTER_HOST",
+                 "DAGSTER_PORT"]),
+    "postgres": ("def test_it(postgres_connection):\n    raise AssertionError('must not be "
+                 "reached')\n",
+                 {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "{port}",
+                  "POSTGRES_PASSWORD": "pg-S3CR3T"},
+                 ["PostgreSQL", "127.0.0.1:{port}", "address from env POSTGRES_HOST",
+                  "POSTGRES_PORT"]),
+}
+
+
+def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, service: str,
+         port: int) -> tuple[str, float]:
+    source, env, _ = CASES[service]
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.format(port=port))
+    monkeypatch.setenv("FLOE_CONNECT_TIMEOUT", str(CONNECT))
+    monkeypatch.setenv("FLOE_READ_TIMEOUT", str(READ))
+    pytester.makepyfile(test_hung=source)
+    start = time.monotonic()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=LIMIT)
+    elapsed = time.monotonic() - start
+    result.assert_outcomes(errors=1)
+    output = "\n".join(result.outlines + result.errlines)
+    assert "must not be reached" not in output
+    assert "Traceback" not in output, output
+    for secret in ("k3y-S3CR3T", "p0l-S3CR3T", "pg-S3CR3T"):
+        assert secret not in output
+    return output, elapsed
+
+
+@pytest.mark.requirement("001-FR-053")
+@pytest.mark.usefixtures("clean_service_env")
+@pytest.mark.parametrize("service", sorted(CASES))
+def test_a_server_that_never_answers_fails_within_the_timeouts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tcp_listener: int, service: str
+) -> None:
+    output, elapsed = _run(pytester, monkeypatch, service, tcp_listener)
+    for culprit in CASES[service][2]:
+        assert culprit.format(port=tcp_listener) in output, output
+    assert "did not answer in time" in output or "timeout" in output.lower(), output
+    assert "Check:" in output
+    # one read timeout (plus interpreter start-up), never the libraries' minutes
+    assert elapsed < 3 * READ + 10, f"took {elapsed:.1f}s"
+
+
+@pytest.mark.requirement("001-FR-053")
+@pytest.mark.usefixtures("clean_service_env")
+@pytest.mark.parametrize("service", sorted(CASES))
+def test_a_closed_port_fails_naming_the_address(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, closed_port: int, service: str
+) -> None:
+    output, elapsed = _run(pytester, monkeypatch, service, closed_port)
+    for culprit in CASES[service][2]:
+        assert culprit.format(port=closed_port) in output, output
+    assert elapsed < LIMIT
