@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from floe_testing.endpoints import Endpoint, register_endpoint, registered_endpoint
+from floe_testing.errors import ConfigError
 from floe_testing.models import ServiceRequirement
 from floe_testing.provider import current_provider
 from floe_testing.stack_services import STACK_SERVICES, StackService
@@ -32,6 +34,30 @@ def env_endpoint(service: StackService) -> tuple[ServiceSettings, Endpoint] | No
     endpoint = Endpoint(host, port, f"from env {service.endpoint_env}")
     register_endpoint(service.name, service.port, service.namespace, endpoint)
     return config, endpoint
+
+
+def check_cluster_mode_env(service: StackService) -> None:
+    """Refuse env vars that would mix a server of the user's into the cluster's service.
+
+    Without its endpoint variable (``POSTGRES_HOST``, ...) a service comes from the cluster,
+    address and credentials alike. ``POSTGRES_PORT`` or ``POSTGRES_PASSWORD`` exported alone
+    (a compose ``.env``, say) would otherwise point the forward's host at another port or log
+    in with another password, silently; an empty endpoint variable would silently mean "the
+    cluster". Both are errors that say what to do.
+    """
+    if service.endpoint_env in os.environ and not os.environ[service.endpoint_env].strip():
+        raise ConfigError(
+            f"{service.endpoint_env} is set but empty. Unset it to use the cluster's "
+            f"{service.name}, or set it to the host of your server.")
+    stray = [name for name in (service.config_class.env_var(f) for f in service.cluster_fields)
+             if name in os.environ and name != service.endpoint_env]
+    if stray:
+        raise ConfigError(
+            f"{', '.join(stray)} {'is' if len(stray) == 1 else 'are'} set but "
+            f"{service.endpoint_env} is not. Without {service.endpoint_env} the cluster "
+            f"provides {service.name} (its address, and credentials from its Secret), and "
+            f"{'this' if len(stray) == 1 else 'these'} would be mixed into it. Set "
+            f"{service.endpoint_env} to use your own server, or unset {', '.join(stray)}.")
 
 
 def locate(requirement: ServiceRequirement) -> Endpoint:

@@ -44,6 +44,9 @@ class StackService:
     extra_ports: tuple[int, ...] = field(default=())
     #: config fields that take another stack service's reachable address (``field -> key``)
     endpoint_of: Mapping[str, str] = field(default_factory=dict)
+    #: config fields the cluster provides (address and credentials): set by env only together
+    #: with ``endpoint_env``, else a server of the user's would be mixed into the cluster's
+    cluster_fields: tuple[str, ...] = ()
 
     @property
     def config_class(self) -> type[ServiceSettings]:
@@ -92,13 +95,14 @@ POSTGRES = StackService(
     key="postgres", name="postgres", port=5432, config_name="PostgresConfig",
     endpoint_env="POSTGRES_HOST", settings=_postgres, address_of=lambda c: (c.host, c.port),
     secret_name="postgres-credentials",  # noqa: S106 - a Secret's name, not a password
+    cluster_fields=("host", "port", "user", "password", "database"),
 )
 MINIO = StackService(
     key="minio", name="minio", port=9000, config_name="MinIOConfig",
     endpoint_env="MINIO_ENDPOINT", settings=_minio,
     address_of=lambda c: _url_address(c.endpoint, 9000),
     secret_name="minio-credentials",  # noqa: S106 - a Secret's name, not a password
-    extra_ports=(9001,),
+    extra_ports=(9001,), cluster_fields=("endpoint", "access_key", "secret_key"),
 )
 POLARIS = StackService(
     key="polaris", name="polaris", port=8181, config_name="PolarisConfig",
@@ -106,10 +110,12 @@ POLARIS = StackService(
     address_of=lambda c: _url_address(c.uri, 8181),
     secret_name="polaris-credentials",  # noqa: S106 - a Secret's name, not a password
     extra_ports=(8182,), endpoint_of={"s3_endpoint": "minio"},
+    cluster_fields=("uri", "credential", "warehouse"),
 )
 DAGSTER = StackService(
     key="dagster", name="dagster-webserver", port=3000, config_name="DagsterConfig",
     endpoint_env="DAGSTER_HOST", settings=_dagster, address_of=lambda c: (c.host, c.port),
+    cluster_fields=("host", "port"),
 )
 
 STACK_SERVICES: dict[str, StackService] = {s.key: s for s in (POSTGRES, MINIO, POLARIS, DAGSTER)}

@@ -181,6 +181,31 @@ def test_malformed_boolean_env_value(
 
 
 @pytest.mark.requirement("001-FR-053")
+def test_service_settings_without_the_endpoint_var_are_refused(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compose ``.env`` exported without POSTGRES_HOST would mix its port and password into
+    the cluster's PostgreSQL; it is an error before any cluster work, naming both sides."""
+    monkeypatch.setenv("POSTGRES_PORT", "5432")
+    monkeypatch.setenv("POSTGRES_PASSWORD", PASSWORD)
+    run = run_failing(pytester, NEEDS_POSTGRES)
+    assert_names(run, "POSTGRES_PORT, POSTGRES_PASSWORD are set but POSTGRES_HOST is not",
+                 "Set POSTGRES_HOST to use your own server, or unset")
+    assert PASSWORD not in run.output
+    assert_no_cluster_work(pytester, run)
+
+
+@pytest.mark.requirement("001-FR-053")
+def test_empty_endpoint_var_is_refused(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTGRES_HOST", "")
+    run = run_failing(pytester, NEEDS_POSTGRES)
+    assert_names(run, "POSTGRES_HOST is set but empty", "Unset it to use the cluster's postgres")
+    assert_no_cluster_work(pytester, run)
+
+
+@pytest.mark.requirement("001-FR-053")
 def test_port_out_of_range(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTGRES_HOST", "127.0.0.1")
     monkeypatch.setenv("POSTGRES_PORT", "70000")
