@@ -10,7 +10,7 @@ import contextlib
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from floe_testing.cluster.session import ClusterSession
     from floe_testing.endpoints import Endpoint
     from floe_testing.models import ServiceRequirement
+    from floe_testing.redaction import SecretValues
 
 __all__ = [
     "_floe_minio_sweep", "_floe_polaris_sweep", "_floe_postgres_sweep",
@@ -84,8 +85,11 @@ class LazyCluster:
         return self.get().endpoint(service, port, namespace)
 
     def secret_data(self, name: str, namespace: str) -> dict[str, str]:
-        """See :class:`floe_testing.provider.ServiceProvider`."""
-        return dict(self.get().secret_data(name, namespace))
+        """See :class:`floe_testing.provider.ServiceProvider`; every value is a secret to
+        keep out of the run's output."""
+        data = dict(self.get().secret_data(name, namespace))
+        self.config.stash[SECRET_VALUES].add(*data.values())
+        return data
 
     def close(self) -> bool:
         """Tear the session down if one was ever created; False (and one clear line) when
@@ -102,6 +106,7 @@ class LazyCluster:
 
 
 LAZY_CLUSTER = pytest.StashKey[LazyCluster]()
+SECRET_VALUES: pytest.StashKey[SecretValues] = pytest.StashKey()
 _RUN_DIR = pytest.StashKey[Path]()
 _SIGTERM = pytest.StashKey[Any]()
 
@@ -118,6 +123,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from floe_testing.redaction import SecretValues
+
+    secrets = SecretValues()
+    secrets.add_env()
+    config.stash[SECRET_VALUES] = secrets
     traceability.configure(config)
     lazy = LazyCluster(config)
     config.stash[LAZY_CLUSTER] = lazy
@@ -135,6 +145,42 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         install_provider(None)
     if _SIGTERM in config.stash:
         signal.signal(signal.SIGTERM, config.stash[_SIGTERM])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from floe_testing.redaction import attach_to_logging
+
+    attach_to_logging(session.config, session.config.stash[SECRET_VALUES])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any],
+                         request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    """The secrets of every service config a fixture returns (users' overrides included)."""
+    result = yield
+    configs = sys.modules.get("floe_testing.service_configs")
+    if configs is not None and isinstance(result, configs.ServiceSettings):
+        request.config.stash[SECRET_VALUES].add_settings(result)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """No known secret leaves in a report: terminal, junit XML, every traceback style."""
+    report: pytest.TestReport = yield
+    item.config.stash[SECRET_VALUES].redact_report(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report: pytest.CollectReport = yield
+    collector.config.stash[SECRET_VALUES].redact_report(report)
+    return report
 
 
 @pytest.hookimpl(trylast=True)

@@ -43,6 +43,10 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=False)
 
     def __init__(self, **values: Any) -> None:
+        # secrets as SecretStr from the first line on: no frame below (pydantic's included)
+        # holds them in plain text for a ``--showlocals`` traceback to print
+        values = {k: SecretStr(v) if isinstance(v, str) and _is_secret(type(self), k) else v
+                  for k, v in values.items()}
         try:
             super().__init__(**values)
         except ValidationError as exc:
@@ -63,6 +67,11 @@ class ServiceSettings(BaseSettings):
             if cls.env_var(name) not in os.environ
         }
         return cls(**fill)
+
+
+def _is_secret(cls: type[ServiceSettings], field: str) -> bool:
+    info = cls.model_fields.get(field)
+    return info is not None and "SecretStr" in str(info.annotation)
 
 
 def _describe(cls: type[ServiceSettings], exc: ValidationError, explicit: set[str]) -> str:

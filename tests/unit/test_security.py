@@ -16,6 +16,7 @@ import contextlib
 import http.server
 import socket
 import stat
+import textwrap
 import struct
 import threading
 from collections.abc import Iterator
@@ -468,3 +469,140 @@ def test_source_scan_catches_shell_use(tmp_path: Path) -> None:
     assert sorted(p.split(": ", 1)[1] for p in problems) == [
         "from os import popen", "os.system()", "shell=True", "shell=flag"], problems
 
+
+
+# -- every channel: reports, junit XML, traceability report, logs; our fixtures and overrides --
+
+
+@pytest.fixture
+def fake_catalog() -> Iterator[int]:
+    """An Iceberg REST catalog that hands out one token, then answers 401 to everything (the
+    token refresh included): pyiceberg fails inside the plugin's own fixtures with the
+    credential among its locals."""
+    issued: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _reply(self, code: int, body: bytes) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.endswith("/oauth/tokens") and not issued:
+                issued.append("t")
+                self._reply(200, b'{"access_token": "tok-1", "token_type": "bearer", '
+                                 b'"expires_in": 3600}')
+            else:
+                self._reply(401, b'{"error": "unauthorized_client"}')
+
+        def do_GET(self) -> None:
+            if "/v1/config" in self.path:
+                self._reply(200, b'{"defaults": {}, "overrides": {}}')
+            else:
+                self._reply(401, b'{"error": {"message": "Not authorized", "type": '
+                                 b'"NotAuthorizedException", "code": 401}}')
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+OVERRIDE_CONFTEST = """
+    import logging
+    import os
+
+    import pytest
+
+    from floe_testing import PostgresConfig
+
+
+    @pytest.fixture(scope="session")
+    def postgres_config():
+        # a user's override with one bad field; the password comes from the user's own variable
+        return PostgresConfig(host="127.0.0.1", port="not-a-port",
+                              password=os.environ["MY_DB_PASSWORD"])
+
+
+    @pytest.fixture(autouse=True)
+    def chatty():
+        logging.getLogger("user").debug("s3 key %s", os.environ["MINIO_SECRET_KEY"])
+        logging.getLogger("user").debug("catalog credential %s",
+                                        os.environ["POLARIS_CREDENTIAL"])
+        yield
+"""
+
+CHANNEL_TESTS = """
+    def test_override(postgres_connection):
+        raise AssertionError("must not be reached")
+
+    def test_bucket(minio_bucket):
+        raise AssertionError("must not be reached")
+
+    def test_catalog(polaris_catalog):
+        raise AssertionError("must not be reached")
+
+    @pytest.mark.requirement("001-FR-026")
+    def test_fails_with_a_secret_in_its_message():
+        import os
+        assert os.environ["MINIO_SECRET_KEY"] == "something else"
+"""
+
+CHANNEL_FLAGS = {
+    "long-showlocals": ("--tb=long", "-l"),
+    "short": ("--tb=short",),
+    "native-showlocals": ("--tb=native", "-l"),
+    "fulltrace-showlocals-vv": ("--full-trace", "-l", "-vv"),
+}
+
+
+@pytest.mark.requirement("001-FR-026")
+@pytest.mark.parametrize("flags", list(CHANNEL_FLAGS.values()), ids=list(CHANNEL_FLAGS))
+def test_no_secret_on_any_channel(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fake_s3: FakeS3,
+    fake_catalog: int, flags: tuple[str, ...],
+) -> None:
+    """Terminal, --junitxml, --traceability-report, --log-file and live logs at DEBUG, for
+    failures inside the plugin's fixtures (a catalog refusing the token refresh, S3 errors
+    creating a bucket), inside a user's ``postgres_config`` override, and in a test's own
+    assertion: every byte written is searched for every form of every secret."""
+    monkeypatch.setenv("MY_DB_PASSWORD", PG_PASSWORD)
+    monkeypatch.setenv("MINIO_ENDPOINT", f"http://127.0.0.1:{fake_s3.port}")
+    monkeypatch.setenv("MINIO_SECRET_KEY", S3_SECRET)
+    monkeypatch.setenv("POLARIS_URI", f"http://127.0.0.1:{fake_catalog}/api/catalog")
+    monkeypatch.setenv("POLARIS_CREDENTIAL", f"{POLARIS_ID}:{POLARIS_SECRET}")
+    pytester.makeconftest(textwrap.dedent(OVERRIDE_CONFTEST))
+    pytester.makepyfile(test_channels="import pytest\n" + textwrap.dedent(CHANNEL_TESTS))
+    junit, trace, log = (pytester.path / n for n in ("junit.xml", "trace.json", "run.log"))
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-rA", *flags, f"--junitxml={junit}",
+        f"--traceability-report={trace}", f"--log-file={log}", "--log-file-level=DEBUG",
+        "--log-level=DEBUG", "--log-cli-level=DEBUG", timeout=120)
+    written = {"stdout": (pytester.path / "stdout").read_bytes(),
+               "stderr": (pytester.path / "stderr").read_bytes()}
+    for path in (junit, trace, log):
+        assert path.is_file(), f"{path.name} was not written"
+        written[path.name] = path.read_bytes()
+    for where, data in written.items():
+        assert_no_secret(data, f"{where} of pytest {' '.join(flags)}")
+    output = written["stdout"].decode(errors="replace")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors", 0) + outcomes.get("failed", 0) == 4, output
+    assert "must not be reached" not in output
+    assert "POSTGRES_PORT" in output or "port" in output  # the override's culprit is named
+    assert fake_s3.authorizations, "S3 was never asked: the secret was not in play"
+    assert b"***" in written["stdout"] + written["run.log"]  # masked, not just absent
