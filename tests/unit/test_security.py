@@ -16,8 +16,8 @@ import contextlib
 import http.server
 import socket
 import stat
-import textwrap
 import struct
+import textwrap
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
