@@ -129,6 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
     secrets.add_env()
     config.stash[SECRET_VALUES] = secrets
     traceability.configure(config)
+    _validate_cluster_settings(config)
     lazy = LazyCluster(config)
     config.stash[LAZY_CLUSTER] = lazy
     install_provider(lazy)
@@ -136,6 +137,18 @@ def pytest_configure(config: pytest.Config) -> None:
         # ValueError: not the main thread (pytest embedded somewhere); leave SIGTERM alone
         with contextlib.suppress(ValueError):
             config.stash[_SIGTERM] = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+
+
+def _validate_cluster_settings(config: pytest.Config) -> None:
+    """Every cluster option, ini key and env var is checked on every run, also runs that need
+    no cluster: a typo fails now, naming its source, not after a cluster was created (or
+    never, on a unit-only run)."""
+    from floe_testing.cluster.settings import load_settings
+
+    try:
+        load_settings(config, find_kubectl=False)
+    except FloeTestingError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -156,8 +169,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any],
                          request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
-    """The secrets of every service config a fixture returns (users' overrides included)."""
-    result = yield
+    """The secrets of every service config a fixture returns (users' overrides included); and
+    an error of ours raised while setting up any fixture (a user's ``*_config`` override
+    with a bad field, say) is shown as its message alone: it already names the culprit."""
+    __tracebackhide__ = True
+    try:
+        result = yield
+    except FloeTestingError as exc:
+        fail(str(exc))
     configs = sys.modules.get("floe_testing.service_configs")
     if configs is not None and isinstance(result, configs.ServiceSettings):
         request.config.stash[SECRET_VALUES].add_settings(result)
@@ -169,6 +188,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """No known secret leaves in a report: terminal, junit XML, every traceback style."""
+    __tracebackhide__ = True
     report: pytest.TestReport = yield
     item.config.stash[SECRET_VALUES].redact_report(report)
     return report
@@ -178,6 +198,7 @@ def pytest_runtest_makereport(
 def pytest_make_collect_report(
     collector: pytest.Collector
 ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    __tracebackhide__ = True
     report: pytest.CollectReport = yield
     collector.config.stash[SECRET_VALUES].redact_report(report)
     return report

@@ -149,6 +149,22 @@ def run_failing(pytester: pytest.Pytester, test_source: str, *args: str) -> Run:
     return Run(result, output, "\n".join(block), seconds)
 
 
+def run_usage_error(pytester: pytest.Pytester, test_source: str, *args: str) -> Run:
+    """Run the plugin in a fresh process; a bad option, ini key or env value must stop it at
+    configure time (usage error, exit 4) on one screen, before any test or cluster work."""
+    pytester.makepyfile(test_catalogue=textwrap.dedent(test_source))
+    start = time.monotonic()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
+    seconds = time.monotonic() - start
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output
+    assert "Traceback" not in output, output
+    assert "must not be reached" not in output, output
+    block = [line for line in result.errlines if line.strip()]
+    assert 0 < len(block) < MAX_BLOCK_LINES, output
+    return Run(result, output, "\n".join(block), seconds)
+
+
 def assert_names(run: Run, *culprits: str) -> None:
     for culprit in culprits:
         assert culprit in run.block, f"{culprit!r} not named in:\n{run.block}"
@@ -456,18 +472,47 @@ def test_second_cluster_on_a_single_cluster_host(pytester: pytest.Pytester) -> N
 
 
 @pytest.mark.requirement("001-FR-053")
-def test_bad_image_override(pytester: pytest.Pytester) -> None:
-    run = run_failing(pytester, NEEDS_POSTGRES, "--floe-image-override", "nonsense")
+@pytest.mark.parametrize("needs", [NEEDS_POSTGRES, "def test_plain():\n    assert True\n"],
+                         ids=["service-run", "unit-only-run"])
+def test_bad_image_override(pytester: pytest.Pytester, needs: str) -> None:
+    run = run_usage_error(pytester, needs, "--floe-image-override", "nonsense")
     assert_names(run, "--floe-image-override: image override 'nonsense'", "FROM=TO")
     assert_no_cluster_work(pytester, run)
 
 
 @pytest.mark.requirement("001-FR-053")
-def test_bad_ready_timeout(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FLOE_READY_TIMEOUT", "abc")
-    run = run_failing(pytester, NEEDS_POSTGRES)
-    assert_names(run, "env FLOE_READY_TIMEOUT: 'abc' is not a number of seconds")
+@pytest.mark.parametrize(("env", "args", "culprit"), [
+    ("abc", (), "env FLOE_READY_TIMEOUT: 'abc' is not a number of seconds"),
+    (None, ("--floe-ready-timeout=-5",), "--floe-ready-timeout: '-5.0' must be positive"),
+])
+def test_bad_ready_timeout(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                           env: str | None, args: tuple[str, ...], culprit: str) -> None:
+    if env is not None:
+        monkeypatch.setenv("FLOE_READY_TIMEOUT", env)
+    run = run_usage_error(pytester, "def test_plain():\n    assert True\n", *args)
+    assert_names(run, culprit)
     assert_no_cluster_work(pytester, run)
+
+
+@pytest.mark.requirement("001-FR-053")
+@pytest.mark.parametrize("option", ["--cluster-name=../../x", "--cluster-name=Floe_Test"])
+def test_cluster_name_that_is_no_dns_label(pytester: pytest.Pytester, option: str) -> None:
+    run = run_usage_error(pytester, NEEDS_POSTGRES, option)
+    assert_names(run, "is not a DNS-1123 label", "--cluster-name")
+    assert not (pytester.path.parent / "x").exists()
+    assert_no_cluster_work(pytester, run)
+
+
+@pytest.mark.requirement("001-FR-053", "001-FR-041")
+def test_unwritable_traceability_report_fails_before_any_test(
+    pytester: pytest.Pytester
+) -> None:
+    blocked = pytester.path / "not-a-dir"
+    blocked.write_text("a file where a directory should be")
+    run = run_usage_error(pytester, "def test_plain():\n    assert True\n",
+                          f"--traceability-report={blocked / 'report.json'}")
+    assert_names(run, "--traceability-report", "cannot be written", "choose another path")
+    assert "passed" not in run.output
 
 
 # -- 5-7, 18: manifests against a real (small) Kubernetes API server ------------------------
@@ -575,9 +620,10 @@ def test_manifests_directory_missing(
     pytester: pytest.Pytester, api_server: FakeApiServer
 ) -> None:
     missing = pytester.path / "no-manifests-here"
-    run = run_failing(pytester, NEEDS_CLUSTER, "--kubeconfig", str(api_server.kubeconfig),
-                      "--floe-manifests", str(missing))
+    run = run_usage_error(pytester, NEEDS_CLUSTER, "--kubeconfig", str(api_server.kubeconfig),
+                          "--floe-manifests", str(missing))
     assert_names(run, f"Manifests directory {missing} does not exist", "--floe-manifests")
+    assert run.seconds < 10, "a typo in a path must fail at once"
     assert api_server.calls("POST") == []
     assert api_server.calls("DELETE") == []
 

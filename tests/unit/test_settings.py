@@ -37,7 +37,10 @@ def settings_of(
     def load(*args: str, ini: str | None = None) -> ClusterSettings:
         if ini is not None:
             pytester.makeini("[pytest]\n" + ini)
-        config = pytester.parseconfigure(f"--kind-kubectl-bin={kubectl}", *args)
+        try:
+            config = pytester.parseconfigure(f"--kind-kubectl-bin={kubectl}", *args)
+        except pytest.UsageError as exc:  # the plugin validates at configure time, on every run
+            raise ConfigError(str(exc)) from None
         return load_settings(config)
 
     return load

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from floe_testing.errors import ConfigError, FloeTestingError
 
 #: Apply order: what others refer to first (kinds not listed go just before workloads).
@@ -120,6 +118,8 @@ def load_layers(base: Path, extras: Iterable[Path] = ()) -> list[ManifestDoc]:
 
 
 def _load_file(path: Path) -> Iterator[ManifestDoc]:
+    import yaml  # here, not at module level: settings validation runs on every pytest run
+
     raw_docs: list[Any] = []
     try:
         for raw in yaml.safe_load_all(path.read_text(encoding="utf-8")):

@@ -139,8 +139,12 @@ def _load_image(rootdir: Path, entry: str, source: str) -> str:
     return entry
 
 
-def load_settings(config: pytest.Config) -> ClusterSettings:
-    """Resolve every option; invalid values raise :class:`ConfigError` naming the source."""
+def load_settings(config: pytest.Config, *, find_kubectl: bool = True) -> ClusterSettings:
+    """Resolve every option; invalid values raise :class:`ConfigError` naming the source.
+
+    ``find_kubectl=False`` checks everything but the kubectl binary, which only a run that
+    uses a cluster needs: the plugin validates that way at configure time, on every run.
+    """
     rootdir = Path(str(config.rootpath))
 
     named_kubeconfig = _opt(config, "kubeconfig")
@@ -202,7 +206,7 @@ def load_settings(config: pytest.Config) -> ClusterSettings:
         kubeconfig_source=source,
         kind_image=str(_opt(config, "kind_image") or KIND_NODE_IMAGE),
         kind_bin=str(kind_bin) if kind_bin else None,
-        kubectl=_kubectl(config),
+        kubectl=_kubectl(config) if find_kubectl else Path("kubectl"),
         manifests_dir=manifests_dir,
         manifests_source=manifests_source,
         extra_manifests=extra_manifests,

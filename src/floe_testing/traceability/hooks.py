@@ -284,9 +284,13 @@ class TraceabilityPlugin:
             return
         report = self.build_report()
         self.report = report
-        if self.settings.report_path is not None:
-            report.write(self.settings.report_path)
         failures: list[str] = []
+        if self.settings.report_path is not None:
+            try:
+                report.write(self.settings.report_path)
+            except OSError as exc:  # checked at start; the disk may still say no
+                failures.append(f"the traceability report could not be written to "
+                                f"{self.settings.report_path}: {exc.strerror or exc}")
         if report.threshold_met is False:
             failures.append(
                 f"requirement coverage {report.coverage_percentage:.2f}% is below the "

@@ -21,6 +21,7 @@ Command line                           ini (same meaning)
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,12 +159,27 @@ def parse_threshold(raw: str, source: str) -> float:
     return value
 
 
+def check_writable(path: Path, source: str) -> None:
+    """Fail now, not after every test ran, when the report could not be written there."""
+    if path.is_dir():
+        raise pytest.UsageError(f"{source} {path} is a directory; name a file, e.g. "
+                                f"{path / 'traceability.json'}")
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"{source} {path} cannot be written: {existing} is not a "
+                                "writable directory; choose another path")
+
+
 def read_settings(config: pytest.Config) -> Settings:
     """Combine command line and ini into :class:`Settings` (raising ``pytest.UsageError``)."""
     base = config.invocation_params.dir
 
     report_opt: str | None = config.getoption("traceability_report")
     report_path = (base / report_opt) if report_opt else None
+    if report_path is not None:
+        check_writable(report_path, "--traceability-report")
 
     spec_opt: list[str] | None = config.getoption("traceability_spec")
     if spec_opt:
