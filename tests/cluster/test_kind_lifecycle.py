@@ -55,6 +55,13 @@ def test_keep_cluster_then_next_run_reuses_it(
     assert is_up(), "--keep-cluster deleted the cluster"
     assert not port_forward_pids(), "forwards must stop even when the cluster is kept"
 
+    # a rerun in the same project finds the cluster through the kubeconfig kind wrote for it
+    warm = pytester.runpytest_subprocess(*cluster_args("-s", "--keep-cluster"))
+    warm.assert_outcomes(passed=1)
+    warm.stdout.fnmatch_lines(["*using kind cluster 'floe-test' (reuse, kept by an earlier run*"])
+    assert "export kubeconfig" not in warm.stdout.str()
+    assert is_up()
+
     # the next run starts from another project directory: no kubeconfig of ours there yet
     elsewhere = pytester.mkdir("elsewhere")
     (elsewhere / "test_pg.py").write_text((pytester.path / "test_pg.py").read_text())
