@@ -190,8 +190,27 @@ def pytest_runtest_makereport(
     """No known secret leaves in a report: terminal, junit XML, every traceback style."""
     __tracebackhide__ = True
     report: pytest.TestReport = yield
+    if report.failed and report.when in ("setup", "call"):
+        _add_cluster_diagnosis(item, report)
     item.config.stash[SECRET_VALUES].redact_report(report)
     return report
+
+
+def _add_cluster_diagnosis(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A failed test that used services of the cluster gets a report section per service:
+    its pods' state, recent events and last log lines, so the server side of the failure is
+    one scroll away (secrets are masked like everywhere else)."""
+    lazy = item.config.stash[LAZY_CLUSTER]
+    session = lazy.session
+    if session is None or not session.started:
+        return
+    for requirement in sorted(planned_services([item]), key=lambda r: r.name):
+        try:
+            text = session.service_diagnosis(requirement.name, requirement.namespace)
+        except Exception as exc:  # noqa: BLE001 - a diagnosis never hides the failure itself
+            text = f"(no diagnosis: {type(exc).__name__}: {exc})"
+        report.sections.append(
+            (f"floe-testing: svc/{requirement.name} in {requirement.namespace}", text))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -55,10 +55,22 @@ def test_keep_cluster_then_next_run_reuses_it(
     assert is_up(), "--keep-cluster deleted the cluster"
     assert not port_forward_pids(), "forwards must stop even when the cluster is kept"
 
-    # a rerun in the same project finds the cluster through the kubeconfig kind wrote for it
-    warm = pytester.runpytest_subprocess(*cluster_args("-s", "--keep-cluster"))
-    warm.assert_outcomes(passed=1)
-    warm.stdout.fnmatch_lines(["*using kind cluster 'floe-test' (reuse, kept by an earlier run*"])
+    # a rerun in the same project finds the cluster through the kubeconfig kind wrote for it;
+    # a failing test that used a cluster service shows that service's pods in its report
+    pytester.makepyfile(test_fails="""
+        def test_wrong_expectation(postgres_connection):
+            assert postgres_connection.closed == 1
+    """)
+    warm = pytester.runpytest_subprocess(*cluster_args("--keep-cluster"))
+    warm.assert_outcomes(passed=1, failed=1)
+    warm.stdout.fnmatch_lines([
+        "*using kind cluster 'floe-test' (reuse, kept by an earlier run*",
+        "*floe-testing: svc/postgres in floe-test*",
+        "pod postgres-*: phase Running",
+        "*container postgres (*): running*",
+        "*last log lines of postgres:*",
+    ])
+    (pytester.path / "test_fails.py").unlink()
     assert "export kubeconfig" not in warm.stdout.str()
     assert is_up()
 

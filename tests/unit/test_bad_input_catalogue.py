@@ -323,6 +323,93 @@ def _kubeconfig(path: Path, server: str, context: str = "ctx-under-test") -> Pat
 
 
 @pytest.mark.requirement("001-FR-053")
+def test_kubeconfig_that_is_yaml_but_no_kubeconfig(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_kube = pytester.path / "settings.yaml"
+    not_kube.write_text("database: {host: db, port: 5432}\n")
+    monkeypatch.setenv("KUBECONFIG", str(not_kube))
+    run = run_failing(pytester, NEEDS_POSTGRES)
+    assert_names(run, f"KUBECONFIG names {not_kube}, which is YAML but not a kubeconfig",
+                 "lacks clusters, contexts, users", "kubectl config view --raw")
+
+
+# -- base classes used wrongly: the class and the fix are named, not our internals ----------
+
+
+@pytest.mark.requirement("001-FR-053", "001-FR-032")
+def test_required_services_given_as_strings(pytester: pytest.Pytester) -> None:
+    run = run_failing(pytester, """
+        from floe_testing import IntegrationTestBase
+
+        class TestStrings(IntegrationTestBase):
+            required_services = ["postgres"]
+
+            def test_it(self):
+                raise AssertionError("must not be reached")
+    """)
+    assert_names(run, "TestStrings.required_services holds 'postgres', not a ServiceRequirement",
+                 'ServiceRequirement(name="postgres", port=5432)')
+    assert_no_cluster_work(pytester, run)
+
+
+@pytest.mark.requirement("001-FR-053", "001-FR-035")
+def test_plugin_test_base_without_plugin_type(pytester: pytest.Pytester) -> None:
+    run = run_failing(pytester, """
+        from floe_testing import PluginTestBase
+
+        class TestMyPlugin(PluginTestBase):
+            plugin_name = "mine"
+
+            def test_discovery_only(self):
+                self.load_plugin()
+                raise AssertionError("must not be reached")
+    """, "-k", "test_discovery_only")
+    assert_names(run, "TestMyPlugin must declare plugin_type", 'plugin_type = "compute"')
+
+
+@pytest.mark.requirement("001-FR-032", "001-FR-034")
+def test_setup_and_teardown_without_super_still_check_and_clean_up(
+    pytester: pytest.Pytester, closed_port: int
+) -> None:
+    """A subclass overriding setup_method/teardown_method without ``super()``: the required
+    services are still checked (here: refused, so the test fails naming it) and cleanups
+    registered by a passing test still run."""
+    log = pytester.path / "cleanup.log"
+    pytester.makepyfile(test_nosuper=f"""
+        import pytest
+        from floe_testing import IntegrationTestBase, ServiceRequirement
+
+        class TestNoSuperCleanup(IntegrationTestBase):
+            def setup_method(self, method):
+                self.mine = 1
+
+            def teardown_method(self, method):
+                pass
+
+            def test_registers(self):
+                self.add_cleanup(lambda: open({str(log)!r}, "a").write("cleaned\\n"))
+                assert self.mine == 1
+
+        class TestNoSuperCheck(IntegrationTestBase):
+            required_services = [ServiceRequirement(name="ghost", port={closed_port})]
+
+            def setup_method(self, method):
+                pass
+
+            def test_needs_ghost(self):
+                raise AssertionError("must not be reached")
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider",
+                                           f"--kind-bin={pytester.path / 'no-kind'}")
+    result.assert_outcomes(passed=1, errors=1)
+    assert log.read_text() == "cleaned\n"
+    output = result.stdout.str()
+    assert "must not be reached" not in output
+    assert "ghost" in output
+
+
+@pytest.mark.requirement("001-FR-053")
 def test_kubeconfig_missing(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     missing = pytester.path / "nowhere" / "kubeconfig"
     monkeypatch.setenv("KUBECONFIG", str(missing))

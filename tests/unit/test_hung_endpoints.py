@@ -56,6 +56,13 @@ def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, service: st
     assert "Traceback" not in output, output
     for secret in ("k3y-S3CR3T", "p0l-S3CR3T", "pg-S3CR3T"):
         assert secret not in output
+    start_at = next(i for i, line in enumerate(result.outlines) if "ERROR at setup" in line)
+    block = []
+    for line in result.outlines[start_at + 1:]:
+        if line.startswith(("====", "____")):
+            break
+        block.append(line)
+    assert 0 < len(block) <= 25, "\n".join(block)  # one screen
     return output, elapsed
 
 

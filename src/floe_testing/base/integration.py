@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from abc import ABC
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
+
+import pytest
 
 from floe_testing.errors import FloeTestingError, fail
 from floe_testing.models import ServiceRequirement
 from floe_testing.naming import short_uid, unique_k8s_name
 from floe_testing.service_access import locate, probe_tcp
+
+
+def _requirements(cls: type[IntegrationTestBase]) -> list[ServiceRequirement]:
+    """``required_services``, each a :class:`ServiceRequirement`; anything else fails naming
+    the class and the entry, with the form it must take."""
+    declared = cls.required_services
+    if not isinstance(declared, list | tuple):
+        fail(f"{cls.__name__}.required_services must be a list of ServiceRequirement, got "
+             f"{type(declared).__name__}")
+    wrong = [entry for entry in declared if not isinstance(entry, ServiceRequirement)]
+    if wrong:
+        fail(f"{cls.__name__}.required_services holds {wrong[0]!r}, not a ServiceRequirement; "
+             "write e.g. ServiceRequirement(name=\"postgres\", port=5432) (from floe_testing "
+             "import ServiceRequirement).")
+    return list(declared)
 
 
 class CleanupError(Exception):
@@ -69,19 +86,31 @@ class IntegrationTestBase(ABC):
     def add_cleanup(self, func: Callable[[], Any], description: str | None = None) -> None:
         """Run ``func`` after this test, even if the test fails."""
         label = description or str(getattr(func, "__name__", None) or repr(func))
-        self._cleanups.append((label, func))
+        self.__dict__.setdefault("_cleanups", []).append((label, func))
 
     def setup_method(self, method: Callable[..., Any] | None = None) -> None:
         """Check every required service before the test body runs."""
         self._cleanups = []
         self._namespace = None
-        for requirement in self.required_services:
+        for requirement in _requirements(type(self)):
             self.check_infrastructure(requirement.name, requirement.port, requirement.namespace)
+        self._floe_checked = True
+
+    @pytest.fixture(autouse=True)
+    def _floe_setup_and_cleanup_guard(self) -> Iterator[None]:
+        """The checks and cleanups hold even when a subclass overrides ``setup_method`` or
+        ``teardown_method`` without calling ``super()``: then this fixture does them."""
+        __tracebackhide__ = True
+        if not self.__dict__.get("_floe_checked"):
+            IntegrationTestBase.setup_method(self)
+        yield
+        if self.__dict__.get("_cleanups"):
+            IntegrationTestBase.teardown_method(self)
 
     def teardown_method(self, method: Callable[..., Any] | None = None) -> None:
         """Run the registered cleanups, newest first; report every failure together."""
         failures: list[str] = []
-        cleanups, self._cleanups = getattr(self, "_cleanups", []), []
+        cleanups, self._cleanups = self.__dict__.get("_cleanups", []), []
         for description, func in reversed(cleanups):
             try:
                 func()

@@ -31,7 +31,18 @@ class PluginTestBase(IntegrationTestBase):
     @classmethod
     def group(cls) -> str:
         """The entry-point group searched for the plugin."""
+        cls._require_declared()
         return cls.entry_point_group or f"floe.{cls.plugin_type}s"
+
+    @classmethod
+    def _require_declared(cls) -> None:
+        """``plugin_type`` and ``plugin_name`` are the class's to declare: say so, by name."""
+        missing = [name for name in ("plugin_type", "plugin_name")
+                   if not isinstance(getattr(cls, name, None), str) or not getattr(cls, name)]
+        if missing:
+            fail(f"{cls.__name__} must declare {' and '.join(missing)} as class attributes "
+                 "(e.g. plugin_type = \"compute\", plugin_name = \"duckdb\"); PluginTestBase "
+                 "finds the plugin by them.")
 
     def entry_point(self) -> EntryPoint:
         """The plugin's entry point; fails naming the group and what is registered there."""

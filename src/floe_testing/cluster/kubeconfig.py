@@ -56,6 +56,17 @@ def load_kubeconfig(path: Path, named_by: str, context: str | None = None) -> py
     except (yaml.YAMLError, KeyError, TypeError, pykube.exceptions.PyKubeError) as exc:
         raise ConfigError(
             f"{named_by} names {path}, which is not a valid kubeconfig: {exc}") from None
+    doc = getattr(config, "doc", None)
+    missing = ([k for k in ("clusters", "contexts", "users") if not isinstance(doc.get(k), list)]
+               if isinstance(doc, dict) else ["a mapping at the top"])
+    if isinstance(doc, dict) and context is None and not doc.get("current-context"):
+        missing.append("current-context")
+    if missing:
+        raise ConfigError(
+            f"{named_by} names {path}, which is YAML but not a kubeconfig: it lacks "
+            f"{', '.join(missing)} (a kubeconfig has apiVersion: v1, kind: Config, clusters, "
+            "contexts, users and current-context; `kind get kubeconfig` or `kubectl config "
+            "view --raw` print one).")
     if context is not None:
         try:
             config.set_current_context(context)

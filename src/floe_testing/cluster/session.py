@@ -300,6 +300,21 @@ class ClusterSession:
         data = secret.obj.get("data") or {}
         return {k: base64.b64decode(v).decode() for k, v in data.items()}
 
+    def service_diagnosis(self, service: str, namespace: str) -> str:
+        """The state of the pods behind a Service: phase, containers, recent events, last log
+        lines (what a failed test's report shows next to its traceback)."""
+        from floe_testing.cluster.readiness import diagnose
+
+        api = self.start().api
+        svc = pykube.Service.objects(api, namespace=namespace).get_or_none(name=service)
+        if svc is None:
+            return f"Service {namespace}/{service} does not exist (any more)"
+        selector = svc.obj.get("spec", {}).get("selector") or {}
+        pods = list(pykube.Pod.objects(api, namespace=namespace).filter(selector=selector))
+        if not pods:
+            return f"no pod matches the selector {selector} of Service {namespace}/{service}"
+        return "\n".join(diagnose(api, pod, log_lines=10) for pod in pods)
+
     # -- teardown ------------------------------------------------------------------------
 
     def close(self) -> None:
