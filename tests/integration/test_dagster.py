@@ -28,12 +28,30 @@ def test_successful_job_returns_success(dagster_client: DagsterGraphQLClient) ->
     assert run_dagster_job(dagster_client, "ok_job") == "SUCCESS"
 
 
-def test_failing_job_returns_failure(dagster_client: DagsterGraphQLClient) -> None:
+def test_failing_job_returns_failure_when_asked(dagster_client: DagsterGraphQLClient) -> None:
     status = run_dagster_job(
         dagster_client, "fail_job",
         run_config={"ops": {"fail_on_purpose": {"config": {"message": "boom from the test"}}}},
+        raise_on_failure=False,
     )
     assert status == "FAILURE"
+
+
+def test_failing_job_fails_the_test_with_run_id_status_and_step_error(
+    dagster_client: DagsterGraphQLClient,
+) -> None:
+    with pytest.raises(pytest.fail.Exception) as failure:
+        run_dagster_job(
+            dagster_client, "fail_job",
+            run_config={"ops": {"fail_on_purpose": {"config": {"message": "boom, step 1"}}}})
+    message = str(failure.value)
+    found = re.match(r"Dagster run (\S+) of job 'fail_job' ended FAILURE\n", message)
+    assert found is not None, message
+    assert dagster_client.get_run_status(found.group(1)).value == "FAILURE"
+    assert "step fail_on_purpose: " in message, message
+    assert "boom, step 1" in message, message
+    assert "raise_on_failure=False" in message
+    assert len(message.splitlines()) <= 25
 
 
 def test_run_that_does_not_finish_times_out_naming_the_job(
