@@ -224,6 +224,21 @@ def fake_s3() -> Iterator[FakeS3]:
         thread.join(timeout=10)
 
 
+TOKEN = "kube-t0ken-S3CR3T-1c2d"
+
+
+def _kubeconfig_with_token(path: Path, server: str) -> Path:
+    path.write_text(textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: Config
+        clusters: [{{name: c, cluster: {{server: "{server}", insecure-skip-tls-verify: true}}}}]
+        users: [{{name: u, user: {{token: {TOKEN}}}}}]
+        contexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]
+        current-context: ctx
+        """))
+    return path
+
+
 # -- the leak test -------------------------------------------------------------------------
 
 SERVICE_TESTS = """
@@ -522,7 +537,6 @@ def fake_catalog() -> Iterator[int]:
 
 
 OVERRIDE_CONFTEST = """
-    import logging
     import os
 
     import pytest
@@ -535,6 +549,13 @@ OVERRIDE_CONFTEST = """
         # a user's override with one bad field; the password comes from the user's own variable
         return PostgresConfig(host="127.0.0.1", port="not-a-port",
                               password=os.environ["MY_DB_PASSWORD"])
+"""
+
+CHANNEL_CONFTEST = """
+    import logging
+    import os
+
+    import pytest
 
 
     @pytest.fixture(autouse=True)
@@ -546,7 +567,12 @@ OVERRIDE_CONFTEST = """
 """
 
 CHANNEL_TESTS = """
-    def test_override(postgres_connection):
+    import os
+
+    import pytest
+
+
+    def test_postgres(postgres_connection):
         raise AssertionError("must not be reached")
 
     def test_bucket(minio_bucket):
@@ -555,9 +581,11 @@ CHANNEL_TESTS = """
     def test_catalog(polaris_catalog):
         raise AssertionError("must not be reached")
 
+    def test_cluster(floe_cluster):
+        raise AssertionError("must not be reached")
+
     @pytest.mark.requirement("001-FR-026")
     def test_fails_with_a_secret_in_its_message():
-        import os
         assert os.environ["MINIO_SECRET_KEY"] == "something else"
 """
 
@@ -572,20 +600,30 @@ CHANNEL_FLAGS = {
 @pytest.mark.requirement("001-FR-026")
 @pytest.mark.parametrize("flags", list(CHANNEL_FLAGS.values()), ids=list(CHANNEL_FLAGS))
 def test_no_secret_on_any_channel(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fake_s3: FakeS3,
-    fake_catalog: int, flags: tuple[str, ...],
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fake_postgres: FakePostgres,
+    fake_s3: FakeS3, fake_catalog: int, closed_port: int, flags: tuple[str, ...],
 ) -> None:
     """Terminal, --junitxml, --traceability-report, --log-file and live logs at DEBUG, for
     failures inside the plugin's fixtures (a catalog refusing the token refresh, S3 errors
     creating a bucket), inside a user's ``postgres_config`` override, and in a test's own
     assertion: every byte written is searched for every form of every secret."""
     monkeypatch.setenv("MY_DB_PASSWORD", PG_PASSWORD)
+    monkeypatch.setenv("POSTGRES_HOST", "127.0.0.1")
+    monkeypatch.setenv("POSTGRES_PORT", str(fake_postgres.port))
+    monkeypatch.setenv("POSTGRES_PASSWORD", PG_PASSWORD)
+    monkeypatch.setenv("KUBECONFIG", str(_kubeconfig_with_token(
+        pytester.path / "kubeconfig", f"https://127.0.0.1:{closed_port}")))
     monkeypatch.setenv("MINIO_ENDPOINT", f"http://127.0.0.1:{fake_s3.port}")
     monkeypatch.setenv("MINIO_SECRET_KEY", S3_SECRET)
     monkeypatch.setenv("POLARIS_URI", f"http://127.0.0.1:{fake_catalog}/api/catalog")
     monkeypatch.setenv("POLARIS_CREDENTIAL", f"{POLARIS_ID}:{POLARIS_SECRET}")
-    pytester.makeconftest(textwrap.dedent(OVERRIDE_CONFTEST))
-    pytester.makepyfile(test_channels="import pytest\n" + textwrap.dedent(CHANNEL_TESTS))
+    pytester.makeconftest(textwrap.dedent(CHANNEL_CONFTEST))
+    pytester.makepyfile(test_channels=textwrap.dedent(CHANNEL_TESTS))
+    override = pytester.mkdir("override")
+    (override / "conftest.py").write_text(textwrap.dedent(OVERRIDE_CONFTEST))
+    (override / "test_override.py").write_text(
+        "def test_override(postgres_connection):\n    raise AssertionError('must not be "
+        "reached')\n")
     junit, trace, log = (pytester.path / n for n in ("junit.xml", "trace.json", "run.log"))
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-rA", *flags, f"--junitxml={junit}",
@@ -601,8 +639,10 @@ def test_no_secret_on_any_channel(
     output = written["stdout"].decode(errors="replace")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, output
     outcomes = result.parseoutcomes()
-    assert outcomes.get("errors", 0) + outcomes.get("failed", 0) == 4, output
+    assert outcomes.get("errors", 0) + outcomes.get("failed", 0) == 6, output
     assert "must not be reached" not in output
     assert "POSTGRES_PORT" in output or "port" in output  # the override's culprit is named
     assert fake_s3.authorizations, "S3 was never asked: the secret was not in play"
+    assert fake_postgres.passwords == [PG_PASSWORD] * len(fake_postgres.passwords) != []
+    assert TOKEN not in output
     assert b"***" in written["stdout"] + written["run.log"]  # masked, not just absent
