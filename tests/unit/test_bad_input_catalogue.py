@@ -427,7 +427,8 @@ def test_kubeconfig_unreadable(
     are not text, and YAML that is not a kubeconfig stand in for an unreadable file."""
     path = pytester.path / "kubeconfig"
     expected = {"directory": "is a directory", "yaml-syntax": "not a valid kubeconfig",
-                "binary": "not a valid kubeconfig", "not-a-mapping": "no usable context"}[kind]
+                "binary": "not a valid kubeconfig",
+                "not-a-mapping": "is YAML but not a kubeconfig"}[kind]
     if kind == "directory":
         path.mkdir()
     elif kind == "yaml-syntax":
