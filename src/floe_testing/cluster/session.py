@@ -323,8 +323,10 @@ class ClusterSession:
         with self._lock:
             if self._closed:
                 return
-            for forward in list(self.forwards.values()):
-                forward.stop()
+            if self.forwards:  # in parallel: each waits for its kubectl to exit
+                with ThreadPoolExecutor(max_workers=len(self.forwards),
+                                        thread_name_prefix="floe-forward-stop") as pool:
+                    list(pool.map(PortForward.stop, list(self.forwards.values())))
             if self.forwards:
                 self.progress.line(f"stopped {len(self.forwards)} port-forwards")
             self.forwards.clear()
