@@ -38,14 +38,17 @@ class ConditionFailed(Exception):
 
 
 def wait_for_condition(
-    condition: Callable[[], bool], config: PollingConfig | None = None
+    condition: Callable[[], bool], config: PollingConfig | None = None, *,
+    raise_on_timeout: bool = True,
 ) -> bool:
     """Poll until ``condition()`` returns True; an exception from it means "not yet".
 
     :class:`ConditionFailed` propagates immediately, so a wait can fail fast (a crash loop, a
     failed Job) instead of running into its timeout. It raises only if the condition was not
     met within the timeout: checks are ``interval`` apart, and the last one is made at the
-    deadline itself (the wait before it is shortened), never one interval early.
+    deadline itself (the wait before it is shortened), never one interval early. With
+    ``raise_on_timeout=False`` a timeout returns False instead (floe's own helper did so);
+    :class:`ConditionFailed` still propagates.
     """
     cfg = config or PollingConfig()
     start = time.monotonic()
@@ -60,6 +63,8 @@ def wait_for_condition(
     try:
         retrying(condition)
     except RetryError as exc:
+        if not raise_on_timeout:
+            return False
         last = exc.last_attempt
         raise PollingTimeoutError(
             cfg.description, time.monotonic() - start, last.attempt_number, last.exception()

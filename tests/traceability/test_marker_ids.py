@@ -185,3 +185,35 @@ def test_bad_id_is_reported_under_xdist(pytester: pytest.Pytester) -> None:
     assert result.ret != pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["  test_bad.py::test_bad: invalid requirement ID '001-FR-XYZ'*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_the_readme_pattern_accepts_floe_ids(pytester: pytest.Pytester) -> None:
+    """The README shows how to accept floe's own IDs (``9c-FR-005``); that ini runs as shown."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```ini\n(.*?)```", readme, re.S)
+    assert block is not None, "the README lost its requirement_id_pattern example"
+    pytester.makeini(block.group(1))
+    pytester.makepyfile(test_floe_ids="""
+        import pytest
+
+        @pytest.mark.requirement("9c-FR-005")
+        def test_floe_id():
+            pass
+
+        @pytest.mark.requirement("001-FR-020")
+        def test_data_model_id():
+            pass
+    """)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.makepyfile(test_floe_ids="""
+        import pytest
+
+        @pytest.mark.requirement("9c_FR_5")
+        def test_typo():
+            pass
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*9c_FR_5*"])

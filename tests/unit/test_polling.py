@@ -98,6 +98,20 @@ def test_the_last_check_is_at_the_deadline_not_an_interval_early(
 
 
 @pytest.mark.requirement("001-FR-030")
+def test_raise_on_timeout_false_returns_false_but_condition_failed_still_raises() -> None:
+    start = time.monotonic()
+    assert wait_for_condition(lambda: False, FAST, raise_on_timeout=False) is False
+    assert 0.9 <= time.monotonic() - start < 2.5
+    assert wait_for_condition(lambda: True, FAST, raise_on_timeout=False) is True
+
+    def broken() -> bool:
+        raise ConditionFailed("gone for good")
+
+    with pytest.raises(ConditionFailed, match="gone for good"):
+        wait_for_condition(broken, FAST, raise_on_timeout=False)
+
+
+@pytest.mark.requirement("001-FR-030")
 def test_false_condition_times_out_without_last_error() -> None:
     with pytest.raises(PollingTimeoutError) as info:
         wait_for_condition(lambda: False, FAST)
