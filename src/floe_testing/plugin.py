@@ -85,10 +85,10 @@ class LazyCluster:
         return self.get().endpoint(service, port, namespace)
 
     def secret_data(self, name: str, namespace: str) -> dict[str, str]:
-        """See :class:`floe_testing.provider.ServiceProvider`; every value is a secret to
-        keep out of the run's output."""
+        """See :class:`floe_testing.provider.ServiceProvider`; its passwords and secrets are
+        kept out of the run's output."""
         data = dict(self.get().secret_data(name, namespace))
-        self.config.stash[SECRET_VALUES].add(*data.values())
+        self.config.stash[SECRET_VALUES].add_secret_data(data)
         return data
 
     def close(self) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -24,7 +25,10 @@ import pytest
 
 MASK = "***"
 #: Shorter values would mask ordinary words; no secret of the stack is that short.
-MIN_LENGTH = 4
+MIN_LENGTH = 6
+#: Keys of a Kubernetes Secret whose values are secret (user names, bucket or catalog names
+#: in the same Secret are not: masking "test" or "root" would garble every report)
+SECRET_KEY_NAMES = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|PRIVATE", re.IGNORECASE)
 
 
 def _forms(secret: str) -> set[str]:
@@ -60,6 +64,10 @@ class SecretValues:
             if isinstance(value, SecretStr):
                 secret = value.get_secret_value()
                 self.add(secret, secret.partition(":")[2])
+
+    def add_secret_data(self, data: dict[str, str]) -> None:
+        """The secret values of a Kubernetes Secret's data (by key name)."""
+        self.add(*(value for key, value in data.items() if SECRET_KEY_NAMES.search(key)))
 
     def add_env(self, environ: dict[str, str] | None = None) -> None:
         """The values of the env vars that hold secrets of the service configs."""

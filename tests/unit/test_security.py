@@ -646,3 +646,22 @@ def test_no_secret_on_any_channel(
     assert fake_postgres.passwords == [PG_PASSWORD] * len(fake_postgres.passwords) != []
     assert TOKEN not in output
     assert b"***" in written["stdout"] + written["run.log"]  # masked, not just absent
+
+
+@pytest.mark.requirement("001-FR-026")
+def test_redaction_masks_secrets_not_names() -> None:
+    """Only values that are secret are masked: a Secret's user and catalog names stay
+    readable (masking "test" would garble every report), its password does not."""
+    from floe_testing.redaction import SecretValues
+
+    values = SecretValues()
+    values.add_secret_data({"POSTGRES_USER": "test", "POSTGRES_DB": "test",
+                            "POSTGRES_PASSWORD": PG_PASSWORD, "POLARIS_CLIENT_ID": "root",
+                            "POLARIS_CLIENT_SECRET": POLARIS_SECRET,
+                            "POLARIS_WAREHOUSE": "test_warehouse"})
+    text = (f"test_x failed for user test in test_warehouse as root: {PG_PASSWORD} "
+            f"{quote_plus(POLARIS_SECRET)} {base64.b64encode(PG_PASSWORD.encode()).decode()}")
+    redacted = values.redact(text)
+    assert redacted.startswith("test_x failed for user test in test_warehouse as root: ")
+    assert_no_secret(redacted.encode(), "the redacted text")
+    assert redacted.count("***") == 3
