@@ -32,7 +32,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -74,20 +73,31 @@ class Catalog:
             "CATALOG_CLIENT_REGION": self.s3_config["s3.region"],
             "AWS_REGION": self.s3_config["s3.region"],
         }
-        self.process = subprocess.Popen(["java", "-jar", BACKEND_JAR], env=env)
+        self.process = subprocess.Popen(["java", "-jar", BACKEND_JAR], env=env, text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.started = threading.Event()
+        threading.Thread(target=self._relay_output, daemon=True).start()
+
+    def _relay_output(self) -> None:
+        """Echo the server's log (the pod's log) and notice the line Jetty prints once it
+        listens; set ``started`` then, or when the server exits."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            sys.stdout.write(line)
+            if "Started Server" in line:
+                self.started.set()
+        self.started.set()  # exited: wait_ready sees it at once
 
     def wait_ready(self) -> bool:
-        deadline = time.monotonic() + BACKEND_START_TIMEOUT
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/v1/config")
-                if conn.getresponse().status == 200:
-                    return True
-            except OSError:
-                pass
-            time.sleep(0.5)  # the start-up poll of a child process
-        return False
+        """True once the server said it started and answers ``/v1/config``."""
+        if not self.started.wait(BACKEND_START_TIMEOUT) or self.process.poll() is not None:
+            return False
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            conn.request("GET", "/v1/config")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
 
 
 class State:
