@@ -75,6 +75,7 @@ class LazyCluster:
             from floe_testing.cluster.shared_run import WORKER_INPUT_KEY, SharedRun
 
             run_dir = getattr(self.config, "workerinput", {}).get(WORKER_INPUT_KEY)
+            _hold_cluster_resources(self.config)
             self.session = ClusterSession(load_settings(self.config), Progress(self.config),
                                           self.planned,
                                           SharedRun(Path(run_dir)) if run_dir else None)
@@ -117,6 +118,28 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _hold_cluster_resources(config: pytest.Config) -> None:
+    """From now on this process may own cluster resources (a session, or xdist workers that
+    create one): SIGTERM becomes a Ctrl-C until ``pytest_unconfigure``. Runs that never touch
+    a cluster keep the default SIGTERM, so embedding pytest changes nothing for them."""
+    if _SIGTERM in config.stash or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # already ours, or someone else's handler: leave it alone
+    # ValueError: not the main thread (pytest embedded somewhere); leave SIGTERM alone
+    with contextlib.suppress(ValueError):
+        config.stash[_SIGTERM] = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+
+
+def _contain_pytest_kind(config: pytest.Config) -> None:
+    """pytest-kind is the library we drive kind with, and its options are ours; its own
+    ``kind_cluster`` fixture (which downloads kind v0.17 unverified and writes ``.pytest-kind/``
+    into the working directory) is not: unregistered before any fixture is collected, so it
+    can neither be used by accident nor shadow the cluster this plugin manages."""
+    manager = config.pluginmanager
+    plugin = manager.get_plugin("pytest-kind")
+    if plugin is not None and getattr(plugin, "__name__", "") == "pytest_kind.plugin":
+        manager.unregister(plugin)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
     traceability.add_options(parser)
@@ -133,10 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
     lazy = LazyCluster(config)
     config.stash[LAZY_CLUSTER] = lazy
     install_provider(lazy)
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        # ValueError: not the main thread (pytest embedded somewhere); leave SIGTERM alone
-        with contextlib.suppress(ValueError):
-            config.stash[_SIGTERM] = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    _contain_pytest_kind(config)
 
 
 def _validate_cluster_settings(config: pytest.Config) -> None:
@@ -255,6 +275,7 @@ def pytest_configure_node(node: Any) -> None:
     from floe_testing.cluster.shared_run import WORKER_INPUT_KEY
 
     config = node.config
+    _hold_cluster_resources(config)  # a worker may create the cluster this process releases
     if _RUN_DIR not in config.stash:
         config.stash[_RUN_DIR] = Path(tempfile.mkdtemp(prefix="floe-testing-run-"))
     node.workerinput[WORKER_INPUT_KEY] = str(config.stash[_RUN_DIR])

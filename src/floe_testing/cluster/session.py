@@ -14,7 +14,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, chdir, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +121,8 @@ class ClusterSession:
         kind = resolve_kind_binary(s.kind_bin)
         kubeconfig = s.state_dir / s.cluster_name / "kubeconfig"
         kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-        cluster = KindCluster(s.cluster_name, kubeconfig=kubeconfig, image=s.kind_image,
-                              kind_path=kind.path, kubectl_path=s.kubectl)
+        cluster = _kind_cluster(s.cluster_name, s.state_dir, kubeconfig=kubeconfig,
+                                image=s.kind_image, kind_path=kind.path, kubectl_path=s.kubectl)
         kept = _kept_cluster_access(kubeconfig)
         if kept is not None:  # a kept cluster answers with the kubeconfig kind wrote for it
             self.progress.line(f"using kind cluster {s.cluster_name!r} (reuse, kept by an "
@@ -428,6 +428,17 @@ def _stderr_tail() -> Iterator[list[str]]:
 
 def _key(req: ServiceRequirement) -> ServiceKey:
     return (req.namespace, req.name, req.port)
+
+
+def _kind_cluster(name: str, state_dir: Path, **options: Any) -> KindCluster:
+    """pytest-kind's ``KindCluster``, with its scratch folder (``.pytest-kind/NAME``, which it
+    creates relative to the working directory) inside our state directory instead of the
+    user's project."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with chdir(state_dir):  # session start: no other thread of ours runs yet
+        cluster = KindCluster(name, **options)
+    cluster.path = (state_dir / cluster.path).resolve()
+    return cluster
 
 
 def _kept_cluster_access(kubeconfig: Path) -> ClusterAccess | None:
