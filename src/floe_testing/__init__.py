@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "AdapterTestBase": "floe_testing.base",
-    "CleanupError": "floe_testing.base",
+    "CleanupError": "floe_testing.errors",
     "IntegrationTestBase": "floe_testing.base",
     "PluginTestBase": "floe_testing.base",
     "ConfigError": "floe_testing.errors",
@@ -32,6 +32,13 @@ _EXPORTS = {
     "PolarisConfig": "floe_testing.service_configs",
     "PostgresConfig": "floe_testing.service_configs",
     "run_dagster_job": "floe_testing.fixtures.dagster",
+    "DagsterFixture": "floe_testing.fixtures.dagster",
+    "DuckDBFixture": "floe_testing.fixtures.duckdb",
+    "MinIOFixture": "floe_testing.fixtures.minio",
+    "PolarisFixture": "floe_testing.fixtures.polaris",
+    "PostgresFixture": "floe_testing.fixtures.postgres",
+    "ServiceFixture": "floe_testing.service_fixture",
+    "check_service_health": "floe_testing.service_fixture",
 }
 
 __all__ = [
@@ -40,18 +47,25 @@ __all__ = [
     "ConditionFailed",
     "ConfigError",
     "DagsterConfig",
+    "DagsterFixture",
     "DuckDBConfig",
+    "DuckDBFixture",
     "FloeTestingError",
     "InfrastructureError",
     "IntegrationTestBase",
     "MinIOConfig",
+    "MinIOFixture",
     "NotReady",
     "PluginTestBase",
     "PolarisConfig",
+    "PolarisFixture",
     "PollingConfig",
     "PollingTimeoutError",
     "PostgresConfig",
+    "PostgresFixture",
+    "ServiceFixture",
     "ServiceRequirement",
+    "check_service_health",
     "run_dagster_job",
     "wait_for_condition",
     "wait_for_service",
@@ -66,14 +80,18 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from floe_testing.base import (
-        AdapterTestBase,
+    from floe_testing.base import AdapterTestBase, IntegrationTestBase, PluginTestBase
+    from floe_testing.errors import (
         CleanupError,
-        IntegrationTestBase,
-        PluginTestBase,
+        ConfigError,
+        FloeTestingError,
+        InfrastructureError,
     )
-    from floe_testing.errors import ConfigError, FloeTestingError, InfrastructureError
-    from floe_testing.fixtures.dagster import run_dagster_job
+    from floe_testing.fixtures.dagster import DagsterFixture, run_dagster_job
+    from floe_testing.fixtures.duckdb import DuckDBFixture
+    from floe_testing.fixtures.minio import MinIOFixture
+    from floe_testing.fixtures.polaris import PolarisFixture
+    from floe_testing.fixtures.postgres import PostgresFixture
     from floe_testing.models import PollingConfig, ServiceRequirement
     from floe_testing.polling import (
         ConditionFailed,
@@ -89,3 +107,4 @@ if TYPE_CHECKING:
         PolarisConfig,
         PostgresConfig,
     )
+    from floe_testing.service_fixture import ServiceFixture, check_service_health

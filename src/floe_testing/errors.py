@@ -6,6 +6,8 @@ can print its message without a traceback (the message already says what and whe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import pytest
@@ -23,16 +25,32 @@ class InfrastructureError(FloeTestingError):
     """A service or the cluster the test needs cannot be reached or brought up."""
 
 
+class CleanupError(FloeTestingError):
+    """One or more cleanups failed; each failure is listed, none is swallowed."""
+
+
 def fail(message: str) -> NoReturn:
     """Fail the test with ``message`` only: no traceback and no chained exception, because the
     message already says what broke, where, and how to fix it."""
     raise pytest.fail.Exception(message, pytrace=False) from None
 
 
-def fail_unusable(service: str, address: str, source: str, exc: BaseException | str,
-                  check: str) -> NoReturn:
-    """One screen for a service that did not answer: what, where, where that address came
-    from, why (a timeout names the bounds and how to change them), and what to check."""
+@contextmanager
+def failing_on_one_screen() -> Iterator[None]:
+    """Around a fixture's body: an error of ours, in setup or teardown, fails the test with
+    its message alone (the service helpers raise; pytest shows the message)."""
+    __tracebackhide__ = True
+    try:
+        yield
+    except FloeTestingError as exc:
+        fail(str(exc))
+
+
+def raise_unusable(service: str, address: str, source: str, exc: BaseException | str,
+                   check: str) -> NoReturn:
+    """An :class:`InfrastructureError` whose one screen says, for a service that did not
+    answer: what, where, where that address came from, why (a timeout names the bounds and how
+    to change them), and what to check."""
     from floe_testing.service_configs import ClientTimeouts
 
     cause = (exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}")
@@ -41,5 +59,6 @@ def fail_unusable(service: str, address: str, source: str, exc: BaseException | 
     bounds = ""
     if isinstance(exc, TimeoutError) or "timed out" in text or "timeout" in text:
         bounds = f"\nIt did not answer in time ({ClientTimeouts().describe()})."
-    fail(f"{service} at {address} is not usable (address from {source}): {cause}{bounds}\n"
-         f"Check: {check}")
+    raise InfrastructureError(
+        f"{service} at {address} is not usable (address from {source}): {cause}{bounds}\n"
+        f"Check: {check}") from None

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.exceptions import NoSuchTableError
 
+from floe_testing.errors import InfrastructureError
 from floe_testing.fixtures.polaris import make_catalog
 from floe_testing.run_identity import Owner
 from floe_testing.service_configs import PolarisConfig
@@ -123,7 +124,7 @@ def test_wrong_credential_fails_clearly_without_showing_the_secret(
         uri=polaris_config.uri, warehouse=polaris_config.warehouse,
         credential=SecretStr(f"floe-it-client:{bad_secret}"),
     )
-    with pytest.raises(pytest.fail.Exception) as failure:
+    with pytest.raises(InfrastructureError) as failure:
         make_catalog(config)
     message = str(failure.value)
     assert "invalid_client" in message

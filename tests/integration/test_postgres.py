@@ -10,6 +10,7 @@ import pytest
 from psycopg2.extensions import connection
 from pydantic import SecretStr
 
+from floe_testing.errors import InfrastructureError
 from floe_testing.fixtures.postgres import connect
 from floe_testing.service_configs import PostgresConfig
 from support.checks import AfterTeardown
@@ -68,7 +69,7 @@ def test_wrong_password_is_refused_with_a_hint_and_no_secret(
 ) -> None:
     wrong = f"wrong-{secrets.token_hex(8)}"
     config = postgres_config.model_copy(update={"password": SecretStr(wrong)})
-    with pytest.raises(pytest.fail.Exception) as failure:
+    with pytest.raises(InfrastructureError) as failure:
         connect(config)
     message = str(failure.value)
     assert "password authentication failed" in message

@@ -32,7 +32,7 @@ from floe_testing import service_configs
 from floe_testing.cluster.kind_binary import download_verified
 from floe_testing.cluster.kubeconfig import restrict_permissions
 from floe_testing.cluster.port_forward import PortForward
-from floe_testing.errors import ConfigError
+from floe_testing.errors import ConfigError, InfrastructureError
 from floe_testing.service_configs import (
     MinIOConfig,
     PolarisConfig,
@@ -352,7 +352,7 @@ def test_secret_never_passed_to_a_shown_local(closed_port: int) -> None:
     from floe_testing.fixtures.postgres import connect
 
     config = PostgresConfig(host="127.0.0.1", port=closed_port, password=PG_PASSWORD)
-    with pytest.raises(pytest.fail.Exception) as info:
+    with pytest.raises(InfrastructureError) as info:
         connect(config)
     tb = info.getrepr(style="long", showlocals=True, chain=True, truncate_locals=False)
     assert_no_secret(str(tb).encode(), "connect() traceback with locals")

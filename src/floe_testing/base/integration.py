@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from floe_testing.errors import FloeTestingError, fail
+from floe_testing.errors import CleanupError, FloeTestingError, fail
 from floe_testing.models import ServiceRequirement
 from floe_testing.naming import short_uid, unique_k8s_name
 from floe_testing.service_access import locate, probe_tcp
@@ -27,10 +27,6 @@ def _requirements(cls: type[IntegrationTestBase]) -> list[ServiceRequirement]:
              "write e.g. ServiceRequirement(name=\"postgres\", port=5432) (from floe_testing "
              "import ServiceRequirement).")
     return list(declared)
-
-
-class CleanupError(Exception):
-    """One or more registered cleanups failed; each failure is listed, none is swallowed."""
 
 
 class IntegrationTestBase(ABC):
