@@ -44,7 +44,11 @@ ICEBERG_REST = "org.apache.iceberg:iceberg-open-api:1.10.1"
 
 def normalise(reference: str) -> str:
     """Docker's normal form, which the kubelet looks up: ``postgres:16.4`` is
-    ``docker.io/library/postgres:16.4``."""
+    ``docker.io/library/postgres:16.4``; a reference pinned by digest is looked up by digest
+    alone (``repo:tag@sha256:D`` is ``repo@sha256:D``), so that is the name a stand-in gets."""
+    name, at, digest = reference.partition("@")
+    if at:
+        return f"{normalise(repository(name))}@{digest}"
     first = reference.split("/", 1)[0]
     if "/" not in reference:
         return f"docker.io/library/{reference}"

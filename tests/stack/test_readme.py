@@ -1,5 +1,7 @@
-"""The README's example test module runs as written against the packaged stack (this
-session's cluster, reused through KUBECONFIG): the README cannot drift from what works."""
+"""The README's Python blocks run as written against the packaged stack (this session's
+cluster): the example test module through KUBECONFIG, the helper script with the cluster's
+PostgreSQL given by env vars, as a script user would. The README cannot drift from what
+works."""
 
 from __future__ import annotations
 
@@ -14,17 +16,24 @@ import pytest
 
 if TYPE_CHECKING:
     from floe_testing.cluster.session import ClusterSession
+    from floe_testing.service_configs import PostgresConfig
 
 pytestmark = [pytest.mark.stack, pytest.mark.requirement("001-FR-027")]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+def readme_blocks() -> list[tuple[str, str]]:
+    """(file name, source) of each README Python block, named by its first comment."""
+    blocks = [(Path(m.group(2)).name, m.group(1)) for m in
+              re.finditer(r"```python\n(# (\S+).*?\n.*?)```", README.read_text(), re.S)]
+    assert [name for name, _ in blocks] == ["test_lakehouse.py", "check_stack.py"], blocks
+    return blocks
+
+
 def readme_example() -> tuple[str, str]:
-    """(file name, source) of the README's first Python block, named by its first comment."""
-    block = re.search(r"```python\n(# (\S+).*?\n.*?)```", README.read_text(), re.S)
-    assert block is not None, "the README has no example test module"
-    return Path(block.group(2)).name, block.group(1)
+    """The README's example test module."""
+    return readme_blocks()[0]
 
 
 def test_readme_example_runs_as_written(floe_cluster: ClusterSession, tmp_path: Path) -> None:
@@ -39,3 +48,19 @@ def test_readme_example_runs_as_written(floe_cluster: ClusterSession, tmp_path: 
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     assert f"{tests} passed" in output, output
+
+
+@pytest.mark.requirement("001-FR-061")
+def test_readme_helper_script_runs_as_written(postgres_config: PostgresConfig,
+                                              tmp_path: Path) -> None:
+    name, source = readme_blocks()[1]
+    (tmp_path / name).write_text(source)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "KUBECONFIG"))}
+    env.update({"POSTGRES_HOST": postgres_config.host, "POSTGRES_PORT": str(postgres_config.port),
+                "POSTGRES_USER": postgres_config.user,
+                "POSTGRES_PASSWORD": postgres_config.password.get_secret_value(),
+                "POSTGRES_DATABASE": postgres_config.database})
+    run = subprocess.run([sys.executable, name], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip() == "stack ok", run.stdout + run.stderr
