@@ -20,21 +20,24 @@ import pytest
 from floe_testing import traceability
 from floe_testing.cluster.options import add_options
 from floe_testing.errors import FloeTestingError, fail
-from floe_testing.fixtures.dagster import dagster_client, dagster_config
+from floe_testing.fixtures.dagster import _floe_dagster_client, dagster_client, dagster_config
 from floe_testing.fixtures.duckdb import duckdb_config, duckdb_connection
 from floe_testing.fixtures.minio import (
+    _floe_minio_client,
     _floe_minio_sweep,
     minio_bucket,
     minio_client,
     minio_config,
 )
 from floe_testing.fixtures.polaris import (
+    _floe_polaris_client,
     _floe_polaris_sweep,
     polaris_catalog,
     polaris_config,
     polaris_namespace,
 )
 from floe_testing.fixtures.postgres import (
+    _floe_postgres_client,
     _floe_postgres_sweep,
     postgres_config,
     postgres_connection,
@@ -49,7 +52,8 @@ if TYPE_CHECKING:
     from floe_testing.redaction import SecretValues
 
 __all__ = [
-    "_floe_minio_sweep", "_floe_polaris_sweep", "_floe_postgres_sweep",
+    "_floe_dagster_client", "_floe_minio_client", "_floe_minio_sweep", "_floe_polaris_client",
+    "_floe_polaris_sweep", "_floe_postgres_client", "_floe_postgres_sweep",
     "dagster_client", "dagster_config", "duckdb_config", "duckdb_connection", "floe_cluster",
     "minio_bucket", "minio_client", "minio_config", "polaris_catalog", "polaris_config",
     "polaris_namespace", "postgres_config", "postgres_connection",
@@ -132,12 +136,15 @@ def _hold_cluster_resources(config: pytest.Config) -> None:
 def _contain_pytest_kind(config: pytest.Config) -> None:
     """pytest-kind is the library we drive kind with, and its options are ours; its own
     ``kind_cluster`` fixture (which downloads kind v0.17 unverified and writes ``.pytest-kind/``
-    into the working directory) is not: unregistered before any fixture is collected, so it
-    can neither be used by accident nor shadow the cluster this plugin manages."""
-    manager = config.pluginmanager
-    plugin = manager.get_plugin("pytest-kind")
-    if plugin is not None and getattr(plugin, "__name__", "") == "pytest_kind.plugin":
-        manager.unregister(plugin)
+    into the working directory) is not. Its plugin module is already imported and its
+    registration is replayed to the fixture manager, so the fixture is taken off the module
+    for this run (put back at unconfigure): it can neither be used by accident nor create a
+    second cluster beside ours."""
+    module = sys.modules.get("pytest_kind.plugin")
+    fixture = getattr(module, "kind_cluster", None)
+    if module is not None and fixture is not None:
+        delattr(module, "kind_cluster")
+        config.add_cleanup(lambda: setattr(module, "kind_cluster", fixture))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
