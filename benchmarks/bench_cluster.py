@@ -38,7 +38,7 @@ from floe_testing.cluster.session import ClusterSession
 from floe_testing.cluster.settings import ClusterSettings
 from floe_testing.models import PollingConfig, ServiceRequirement
 from floe_testing.polling import NotReady, wait_for_condition
-from floe_testing.stack_services import STACK_SERVICES
+from floe_testing.service_spec import SERVICE_SPECS
 
 HTTP_SERVICE = "web"
 READY_TIMEOUT = 300.0
@@ -449,8 +449,8 @@ def env_endpoints(cluster: Cluster, keys: tuple[str, ...],
     found: dict[str, dict[str, Any]] = {}
     with ExitStack() as stack:
         for key in keys:
-            service = STACK_SERVICES[key]
-            req = cluster.stack().service(service.name)
+            service = SERVICE_SPECS[key]
+            req = cluster.stack().service(service.service_name)
             forward = PortForward(cluster.kubectl, cluster.kubeconfig, req.namespace,
                                   f"svc/{req.name}", req.port)
             stack.callback(forward.stop)
@@ -460,7 +460,7 @@ def env_endpoints(cluster: Cluster, keys: tuple[str, ...],
                 secret = pykube.Secret.objects(cluster.api, namespace=req.namespace)\
                     .get_by_name(service.secret_name)
                 data = {k: base64.b64decode(v).decode() for k, v in secret.obj["data"].items()}
-            found[key] = service.settings("127.0.0.1", port, data)
+            found[key] = service.from_cluster("127.0.0.1", port, data)
             env.update({f"{key.upper()}_{name.upper()}": str(value)
                         for name, value in found[key].items()})
         if "polaris" in found and "minio" in found:  # table data through the MinIO forward
@@ -505,7 +505,7 @@ def bench_warm_rerun(result: BenchResult, cluster: Cluster, runs: int,
     inproc_start = result.figure("in-process: start (choose + connect cluster)", "s")
     inproc_prov = result.figure("in-process: provision (apply unchanged, ready, forward)", "s")
     steps: dict[str, Figure] = {}
-    reqs = {cluster.stack().service(STACK_SERVICES[key].name) for key in services}
+    reqs = {cluster.stack().service(SERVICE_SPECS[key].service_name) for key in services}
     with env_endpoints(cluster, services) as (service_env, _):
         env_direct = {**env, **service_env}
         for i in range(runs):

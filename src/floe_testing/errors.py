@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:
+    from floe_testing.service_spec import ServiceSpec
 
 
 class FloeTestingError(Exception):
@@ -46,12 +49,20 @@ def failing_on_one_screen() -> Iterator[None]:
         fail(str(exc))
 
 
-def raise_unusable(service: str, address: str, source: str, exc: BaseException | str,
+def raise_unusable(service: str, spec: ServiceSpec, address: str, exc: BaseException | str,
                    check: str) -> NoReturn:
     """An :class:`InfrastructureError` whose one screen says, for a service that did not
-    answer: what, where, where that address came from, why (a timeout names the bounds and how
-    to change them), and what to check."""
+    answer: what, where (``address``: a URL or ``host:port``), where that address came from
+    (the run's service directory knows), why (a timeout names the bounds and how to change
+    them), and what to check."""
+    from urllib.parse import urlsplit
+
     from floe_testing.service_configs import ClientTimeouts
+    from floe_testing.service_directory import active_directory
+
+    parts = urlsplit(address if "://" in address else f"//{address}")
+    source = active_directory().address_source(spec, parts.hostname or "",
+                                               parts.port or spec.port)
 
     cause = (exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}")
     cause = (cause.strip().splitlines() or [""])[0][:300]

@@ -6,7 +6,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from floe_testing.stack_services import DEFAULT_NAMESPACE
+from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -28,7 +28,7 @@ class ServiceRequirement(BaseModel):
 
     name: str = Field(..., min_length=1, description="Service name (e.g. 'postgres')")
     port: int = Field(..., ge=1, le=65535, description="Service port")
-    namespace: str = Field(default=DEFAULT_NAMESPACE, description="K8s namespace")
+    namespace: str = Field(default=DEFAULT_K8S_NAMESPACE, description="K8s namespace")
 
     @field_validator("namespace")
     @classmethod

@@ -42,14 +42,13 @@ from floe_testing.fixtures.postgres import (
     postgres_config,
     postgres_connection,
 )
-from floe_testing.provider import install_provider
-from floe_testing.stack_services import STACK_SERVICES
+from floe_testing.service_spec import SERVICE_SPECS
 
 if TYPE_CHECKING:
     from floe_testing.cluster.session import ClusterSession
-    from floe_testing.endpoints import Endpoint
     from floe_testing.models import ServiceRequirement
     from floe_testing.redaction import SecretValues
+    from floe_testing.service_directory import Endpoint
 
 __all__ = [
     "_floe_dagster_client", "_floe_minio_client", "_floe_minio_sweep", "_floe_polaris_client",
@@ -59,7 +58,7 @@ __all__ = [
     "polaris_namespace", "postgres_config", "postgres_connection",
 ]
 
-_CONFIG_FIXTURES = {f"{key}_config": service for key, service in STACK_SERVICES.items()}
+_CONFIG_FIXTURES = {f"{key}_config": service for key, service in SERVICE_SPECS.items()}
 
 
 class LazyCluster:
@@ -86,12 +85,12 @@ class LazyCluster:
         return self.session
 
     def endpoint(self, service: str, port: int, namespace: str) -> Endpoint:
-        """See :class:`floe_testing.provider.ServiceProvider`."""
+        """See :class:`floe_testing.service_directory.ClusterProvider`."""
         return self.get().endpoint(service, port, namespace)
 
     def secret_data(self, name: str, namespace: str) -> dict[str, str]:
-        """See :class:`floe_testing.provider.ServiceProvider`; its passwords and secrets are
-        kept out of the run's output."""
+        """See :class:`floe_testing.service_directory.ClusterProvider`; its passwords and
+        secrets are kept out of the run's output."""
         data = dict(self.get().secret_data(name, namespace))
         self.config.stash[SECRET_VALUES].add_secret_data(data)
         return data
@@ -113,6 +112,7 @@ class LazyCluster:
 LAZY_CLUSTER = pytest.StashKey[LazyCluster]()
 SECRET_VALUES: pytest.StashKey[SecretValues] = pytest.StashKey()
 _RUN_DIR = pytest.StashKey[Path]()
+_ACTIVE_DIRECTORY = pytest.StashKey[Any]()
 _SIGTERM = pytest.StashKey[Any]()
 
 
@@ -160,9 +160,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SECRET_VALUES] = secrets
     traceability.configure(config)
     _validate_cluster_settings(config)
+    from floe_testing.service_directory import SERVICE_DIRECTORY, ServiceDirectory, activate
+
     lazy = LazyCluster(config)
     config.stash[LAZY_CLUSTER] = lazy
-    install_provider(lazy)
+    directory = ServiceDirectory(lazy)
+    config.stash[SERVICE_DIRECTORY] = directory
+    config.stash[_ACTIVE_DIRECTORY] = activate(directory)
     _contain_pytest_kind(config)
 
 
@@ -182,7 +186,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     lazy = config.stash.get(LAZY_CLUSTER, None)
     if lazy is not None:
         lazy.close()
-        install_provider(None)
+    if _ACTIVE_DIRECTORY in config.stash:
+        from floe_testing.service_directory import deactivate
+
+        deactivate(config.stash[_ACTIVE_DIRECTORY])
     if _SIGTERM in config.stash:
         signal.signal(signal.SIGTERM, config.stash[_SIGTERM])
 
@@ -265,8 +272,8 @@ def planned_services(items: list[pytest.Item]) -> set[ServiceRequirement]:
             if fixture in names and not service.endpoint_from_env():
                 from floe_testing.models import ServiceRequirement
 
-                needed.add(ServiceRequirement(name=service.name, port=service.port,
-                                              namespace=service.namespace))
+                needed.add(ServiceRequirement(name=service.service_name, port=service.port,
+                                              namespace=service.k8s_namespace))
     base = sys.modules.get("floe_testing.base.integration")
     if base is not None:  # no test module imported it: no item can be an IntegrationTestBase
         for item in items:

@@ -8,9 +8,8 @@ from collections.abc import Callable
 
 from tenacity import RetryError, Retrying, retry_if_exception, retry_if_result
 
-from floe_testing.endpoints import resolve_endpoint
 from floe_testing.models import PollingConfig
-from floe_testing.stack_services import DEFAULT_NAMESPACE
+from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
 
 
 class PollingTimeoutError(TimeoutError):
@@ -80,18 +79,21 @@ def _can_connect(host: str, port: int, timeout: float) -> bool:
 def wait_for_service(
     service: str,
     port: int,
-    namespace: str = DEFAULT_NAMESPACE,
+    namespace: str = DEFAULT_K8S_NAMESPACE,
     config: PollingConfig | None = None,
 ) -> None:
     """Wait until the service accepts TCP connections where this process reaches it.
 
-    The address comes from :func:`floe_testing.endpoints.resolve_endpoint`: a port-forward or
-    env-configured endpoint when registered, the service's DNS name inside a cluster.
+    The address comes from the run's service directory
+    (:func:`floe_testing.service_directory.active_directory`): an env endpoint, else the
+    cluster's (provisioned on first need, forwarded, or its DNS name inside a pod).
     """
     cfg = config or PollingConfig(description=f"service {service}:{port} in {namespace}")
     if cfg.description == "condition":
         cfg = cfg.model_copy(update={"description": f"service {service}:{port} in {namespace}"})
-    endpoint = resolve_endpoint(service, port, namespace)
+    from floe_testing.service_directory import active_directory
+
+    endpoint = active_directory().address(service, port, namespace)
     connect_timeout = min(2.0, cfg.interval * 4)
     wait_for_condition(
         lambda: _can_connect(endpoint.host, endpoint.port, connect_timeout),

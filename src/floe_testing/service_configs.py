@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from floe_testing.errors import ConfigError
+from floe_testing.service_spec import DAGSTER, MINIO, POLARIS, POSTGRES
 
 _URL = TypeAdapter(AnyHttpUrl)
 
@@ -106,10 +107,10 @@ def _describe(cls: type[ServiceSettings], exc: ValidationError, explicit: set[st
 class PostgresConfig(ServiceSettings):
     """PostgreSQL server the ``postgres_connection`` fixture creates test databases on."""
 
-    model_config = SettingsConfigDict(env_prefix="POSTGRES_")
+    model_config = SettingsConfigDict(env_prefix=POSTGRES.env_prefix)
 
-    host: str = Field(default="postgres.floe-test.svc.cluster.local", min_length=1)
-    port: int = Field(default=5432, ge=1, le=65535)
+    host: str = Field(default=POSTGRES.dns_name, min_length=1)
+    port: int = Field(default=POSTGRES.port, ge=1, le=65535)
     database: str = Field(default="test", min_length=1)
     user: str = Field(default="test", min_length=1)
     password: SecretStr = Field(min_length=1)
@@ -118,9 +119,9 @@ class PostgresConfig(ServiceSettings):
 class MinIOConfig(ServiceSettings):
     """S3 endpoint (MinIO in the stack) for the ``minio_client`` fixture."""
 
-    model_config = SettingsConfigDict(env_prefix="MINIO_")
+    model_config = SettingsConfigDict(env_prefix=MINIO.env_prefix)
 
-    endpoint: str = Field(default="http://minio.floe-test.svc.cluster.local:9000")
+    endpoint: str = Field(default=f"http://{MINIO.dns_name}:{MINIO.port}")
     access_key: str = Field(default="minioadmin", min_length=1)
     secret_key: SecretStr = Field(min_length=1)
     secure: bool = Field(default=False)
@@ -143,9 +144,9 @@ class MinIOConfig(ServiceSettings):
 class PolarisConfig(ServiceSettings):
     """Iceberg REST catalog (Polaris in the stack) for the ``polaris_catalog`` fixture."""
 
-    model_config = SettingsConfigDict(env_prefix="POLARIS_")
+    model_config = SettingsConfigDict(env_prefix=POLARIS.env_prefix)
 
-    uri: str = Field(default="http://polaris.floe-test.svc.cluster.local:8181/api/catalog")
+    uri: str = Field(default=f"http://{POLARIS.dns_name}:{POLARIS.port}/api/catalog")
     warehouse: str = Field(default="test_warehouse", min_length=1)
     credential: SecretStr | None = Field(default=None, description="client_id:client_secret")
     scope: str = Field(default="PRINCIPAL_ROLE:ALL", min_length=1)
@@ -181,10 +182,10 @@ class DuckDBConfig(ServiceSettings):
 class DagsterConfig(ServiceSettings):
     """Dagster webserver the ``dagster_client`` fixture talks GraphQL to."""
 
-    model_config = SettingsConfigDict(env_prefix="DAGSTER_")
+    model_config = SettingsConfigDict(env_prefix=DAGSTER.env_prefix)
 
-    host: str = Field(default="dagster-webserver.floe-test.svc.cluster.local", min_length=1)
-    port: int = Field(default=3000, ge=1, le=65535)
+    host: str = Field(default=DAGSTER.dns_name, min_length=1)
+    port: int = Field(default=DAGSTER.port, ge=1, le=65535)
 
 
 class ClientTimeouts(ServiceSettings):

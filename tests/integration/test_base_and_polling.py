@@ -14,10 +14,11 @@ import psycopg2
 import pytest
 
 from floe_testing.base import IntegrationTestBase
-from floe_testing.endpoints import Endpoint, register_endpoint, unregister_endpoint
 from floe_testing.models import PollingConfig, ServiceRequirement
 from floe_testing.polling import PollingTimeoutError, wait_for_service
 from floe_testing.service_configs import PostgresConfig
+from floe_testing.service_directory import Endpoint
+from support.directories import table_directory
 from support.inner_pytest import run_inner_pytest
 from support.postgres_server import LocalPostgres
 from support.processes import closed_port
@@ -35,12 +36,11 @@ def test_wait_for_service_returns_when_the_env_endpoint_is_up(
 @pytest.mark.requirement("001-FR-031")
 def test_wait_for_service_times_out_naming_the_service_and_address() -> None:
     port = closed_port()
-    register_endpoint("nothing-here", 1234, "floe-test", Endpoint("127.0.0.1", port, "test"))
-    try:
+    with table_directory() as cluster:
+        cluster.endpoints[("nothing-here", 1234, "floe-test")] = Endpoint("127.0.0.1", port,
+                                                                          "test")
         with pytest.raises(PollingTimeoutError) as timeout:
             wait_for_service("nothing-here", 1234, config=PollingConfig(timeout=1, interval=0.1))
-    finally:
-        unregister_endpoint("nothing-here", 1234, "floe-test")
     message = str(timeout.value)
     assert "nothing-here:1234" in message
     assert f"127.0.0.1:{port}" in message

@@ -8,7 +8,6 @@ from dagster_graphql import DagsterGraphQLClient
 from psycopg2.extensions import connection
 from pyiceberg.catalog.rest import RestCatalog
 
-from floe_testing.endpoints import registered_endpoint
 from floe_testing.fixtures.minio_tracking import TrackingMinio
 from floe_testing.plugin import LAZY_CLUSTER
 from floe_testing.service_configs import (
@@ -17,7 +16,8 @@ from floe_testing.service_configs import (
     PolarisConfig,
     PostgresConfig,
 )
-from floe_testing.stack_services import STACK_SERVICES
+from floe_testing.service_directory import SERVICE_DIRECTORY, active_directory
+from floe_testing.service_spec import SERVICE_SPECS
 from support.dagster_server import LocalDagster
 from support.iceberg_rest import IcebergRestServer
 from support.postgres_server import LocalPostgres
@@ -57,16 +57,21 @@ def test_secrets_stay_hidden_in_reprs(
         assert secret not in shown
 
 
-def test_env_endpoints_are_registered(
+def test_the_directory_answers_with_the_env_endpoints(
     postgres_config: PostgresConfig, minio_config: MinIOConfig, polaris_config: PolarisConfig,
-    dagster_config: DagsterConfig,
+    dagster_config: DagsterConfig, request: pytest.FixtureRequest,
 ) -> None:
-    """Resolving a config from env registers its address for wait_for_service and the bases."""
-    for key, service in STACK_SERVICES.items():
-        endpoint = registered_endpoint(service.name, service.port, service.namespace)
-        assert endpoint is not None, key
-        assert endpoint.host == "127.0.0.1", endpoint
-        assert endpoint.via == f"from env {service.endpoint_env}"
+    """With the endpoint variables set, the run's directory answers with them (for
+    wait_for_service and the base classes) and says where the address came from."""
+    directory = request.config.stash[SERVICE_DIRECTORY]
+    assert active_directory() is directory
+    for key, service in SERVICE_SPECS.items():
+        config = {"postgres": postgres_config, "minio": minio_config,
+                  "polaris": polaris_config, "dagster": dagster_config}[key]
+        endpoint = directory.address(service.service_name, service.port, service.k8s_namespace)
+        assert (endpoint.host, endpoint.port) == service.address_of(config), key
+        assert endpoint.via == f"env {service.endpoint_env}"
+        assert directory.address_source(service, endpoint.host, endpoint.port) == endpoint.via
 
 
 def test_no_cluster_is_created_in_env_mode(

@@ -24,8 +24,8 @@ from floe_testing.cluster.manifests import (
     with_dependencies,
 )
 from floe_testing.service_configs import PolarisConfig
+from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE, SERVICE_SPECS
 from floe_testing.stack import PACKAGED_MANIFESTS
-from floe_testing.stack_services import DEFAULT_NAMESPACE, STACK_SERVICES
 
 pytestmark = pytest.mark.requirement("001-FR-027")
 
@@ -97,7 +97,7 @@ def configmaps() -> dict[tuple[str, str], dict[str, str]]:
             for d in DOCS if d.kind == "ConfigMap"}
 
 
-def find(kind: str, name: str, namespace: str = DEFAULT_NAMESPACE) -> ManifestDoc:
+def find(kind: str, name: str, namespace: str = DEFAULT_K8S_NAMESPACE) -> ManifestDoc:
     matches = [d for d in DOCS
                if d.kind == kind and d.name == name and (d.namespace or "default") == namespace]
     assert matches, f"no {kind} {namespace}/{name} in {MANIFESTS}"
@@ -154,7 +154,7 @@ def test_components_and_their_dependencies() -> None:
 def test_every_object_is_in_the_stack_namespace_and_labelled() -> None:
     for doc in DOCS:
         if doc.kind != "Namespace":
-            assert doc.namespace == DEFAULT_NAMESPACE, f"{doc.where()}: namespace"
+            assert doc.namespace == DEFAULT_K8S_NAMESPACE, f"{doc.where()}: namespace"
         labels = doc.obj["metadata"].get("labels") or {}
         assert labels.get("app.kubernetes.io/part-of") == PART_OF, f"{doc.where()}: part-of"
         assert labels.get("app.kubernetes.io/name"), f"{doc.where()}: app.kubernetes.io/name"
@@ -380,10 +380,10 @@ def serving_pod(service: ManifestDoc) -> tuple[ManifestDoc, dict[str, Any]]:
     raise AssertionError(f"{service.where()}: its selector {selector} matches no workload")
 
 
-@pytest.mark.parametrize("key", sorted(STACK_SERVICES))
+@pytest.mark.parametrize("key", sorted(SERVICE_SPECS))
 def test_each_stack_service_exists_with_its_ports(key: str) -> None:
-    expected = STACK_SERVICES[key]
-    service = find("Service", expected.name, expected.namespace)
+    expected = SERVICE_SPECS[key]
+    service = find("Service", expected.service_name, expected.k8s_namespace)
     ports = {p["port"]: p for p in service.obj["spec"]["ports"]}
     assert {expected.port, *expected.extra_ports} <= ports.keys()
     _, pod = serving_pod(service)
@@ -395,14 +395,14 @@ def test_each_stack_service_exists_with_its_ports(key: str) -> None:
             f"{service.where()}: targetPort {target} is no container port of the pod")
 
 
-@pytest.mark.parametrize("key", sorted(k for k, s in STACK_SERVICES.items() if s.secret_name))
+@pytest.mark.parametrize("key", sorted(k for k, s in SERVICE_SPECS.items() if s.secret_name))
 def test_fixture_secrets_exist_and_make_a_valid_config(key: str) -> None:
-    service = STACK_SERVICES[key]
+    service = SERVICE_SPECS[key]
     name = service.secret_name
     assert name is not None
-    data = secrets().get((service.namespace, name))
-    assert data is not None, f"Secret {service.namespace}/{name} is not in {MANIFESTS}"
-    found = service.settings("127.0.0.1", service.port, data)
+    data = secrets().get((service.k8s_namespace, name))
+    assert data is not None, f"Secret {service.k8s_namespace}/{name} is not in {MANIFESTS}"
+    found = service.from_cluster("127.0.0.1", service.port, data)
     credential_fields = {"postgres": {"user", "password", "database"},
                          "minio": {"access_key", "secret_key"},
                          "polaris": {"credential"}}[key]
@@ -411,18 +411,18 @@ def test_fixture_secrets_exist_and_make_a_valid_config(key: str) -> None:
 
 
 def test_servers_use_exactly_the_fixture_credentials() -> None:
-    pg = secrets()[(DEFAULT_NAMESPACE, "postgres-credentials")]
+    pg = secrets()[(DEFAULT_K8S_NAMESPACE, "postgres-credentials")]
     postgres = find("Deployment", "postgres")
     env = resolved_env(postgres, container_named(postgres, "postgres"))
     assert {k: env.get(k) for k in pg} == pg
 
-    minio_secret = secrets()[(DEFAULT_NAMESPACE, "minio-credentials")]
+    minio_secret = secrets()[(DEFAULT_K8S_NAMESPACE, "minio-credentials")]
     minio = find("Deployment", "minio")
     env = resolved_env(minio, container_named(minio, "minio"))
     assert env.get("MINIO_ROOT_USER") == minio_secret["MINIO_ROOT_USER"]
     assert env.get("MINIO_ROOT_PASSWORD") == minio_secret["MINIO_ROOT_PASSWORD"]
 
-    pol = secrets()[(DEFAULT_NAMESPACE, "polaris-credentials")]
+    pol = secrets()[(DEFAULT_K8S_NAMESPACE, "polaris-credentials")]
     polaris = find("Deployment", "polaris")
     env = resolved_env(polaris, container_named(polaris, "polaris"))
     realm, client_id, client_secret = env["POLARIS_BOOTSTRAP_CREDENTIALS"].split(",")
@@ -434,13 +434,13 @@ def test_servers_use_exactly_the_fixture_credentials() -> None:
 
 
 def test_dagster_uses_the_postgres_credentials_and_a_created_database() -> None:
-    pg = secrets()[(DEFAULT_NAMESPACE, "postgres-credentials")]
+    pg = secrets()[(DEFAULT_K8S_NAMESPACE, "postgres-credentials")]
     dagster = find("Deployment", "dagster-webserver")
     env = resolved_env(dagster, container_named(dagster, "dagster-webserver"))
     assert env["DAGSTER_PG_USERNAME"] == pg["POSTGRES_USER"]
     assert env["DAGSTER_PG_PASSWORD"] == pg["POSTGRES_PASSWORD"]
-    assert env["DAGSTER_PG_HOST"].startswith(f"postgres.{DEFAULT_NAMESPACE}.")
-    init_sql = "\n".join(configmaps()[(DEFAULT_NAMESPACE, "postgres-init")].values())
+    assert env["DAGSTER_PG_HOST"].startswith(f"postgres.{DEFAULT_K8S_NAMESPACE}.")
+    init_sql = "\n".join(configmaps()[(DEFAULT_K8S_NAMESPACE, "postgres-init")].values())
     assert re.search(rf"CREATE DATABASE {re.escape(env['DAGSTER_PG_DB'])};", init_sql)
     postgres = find("Deployment", "postgres")
     mounts = {m["mountPath"]: m["name"]
@@ -451,7 +451,7 @@ def test_dagster_uses_the_postgres_credentials_and_a_created_database() -> None:
 
 
 def test_polaris_catalog_is_the_fixture_warehouse() -> None:
-    pol = secrets()[(DEFAULT_NAMESPACE, "polaris-credentials")]
+    pol = secrets()[(DEFAULT_K8S_NAMESPACE, "polaris-credentials")]
     expected = pol.get("POLARIS_WAREHOUSE") or PolarisConfig.model_fields["warehouse"].default
     job = find("Job", "polaris-bootstrap")
     env = resolved_env(job, container_named(job, "bootstrap"))
@@ -462,12 +462,12 @@ def test_polaris_catalog_is_the_fixture_warehouse() -> None:
     polaris = find("Deployment", "polaris")
     server_env = resolved_env(polaris, container_named(polaris, "polaris"))
     assert env["POLARIS_REALM"] == server_env["POLARIS_REALM_CONTEXT_REALMS"]
-    svc = f"polaris.{DEFAULT_NAMESPACE}.svc.cluster.local"
-    assert env["POLARIS_URL"] == f"http://{svc}:{STACK_SERVICES['polaris'].port}"
+    svc = f"polaris.{DEFAULT_K8S_NAMESPACE}.svc.cluster.local"
+    assert env["POLARIS_URL"] == f"http://{svc}:{SERVICE_SPECS['polaris'].port}"
     assert env["POLARIS_HEALTH_URL"].startswith(f"http://{svc}:8182/")
-    minio = STACK_SERVICES["minio"]
+    minio = SERVICE_SPECS["minio"]
     assert env["POLARIS_S3_ENDPOINT_INTERNAL"] == (
-        f"http://{minio.name}.{minio.namespace}.svc.cluster.local:{minio.port}")
+        f"http://{minio.dns_name}:{minio.port}")
     assert env["POLARIS_STORAGE_BUCKET"] in STACK_BUCKETS
 
 
@@ -479,13 +479,12 @@ def test_bucket_job_creates_the_stack_buckets_idempotently() -> None:
     assert "--ignore-existing" in args
     alias_buckets = {a.split("/", 1)[1] for a in args if "/" in a and not a.startswith("/")}
     assert alias_buckets == STACK_BUCKETS
-    minio_secret = secrets()[(DEFAULT_NAMESPACE, "minio-credentials")]
+    minio_secret = secrets()[(DEFAULT_K8S_NAMESPACE, "minio-credentials")]
     env = resolved_env(job, container)
     [host] = [v for k, v in env.items() if k.startswith("MC_HOST_")]
-    minio = STACK_SERVICES["minio"]
+    minio = SERVICE_SPECS["minio"]
     assert host == (f"http://{minio_secret['MINIO_ROOT_USER']}:"
-                    f"{minio_secret['MINIO_ROOT_PASSWORD']}@{minio.name}.{minio.namespace}"
-                    f".svc.cluster.local:{minio.port}")
+                    f"{minio_secret['MINIO_ROOT_PASSWORD']}@{minio.dns_name}:{minio.port}")
 
 
 def test_secret_values_are_strings() -> None:

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from psycopg2.extensions import connection
     from pyiceberg.catalog.rest import RestCatalog
 
+    from floe_testing.cluster.session import ClusterSession
     from floe_testing.fixtures.minio_tracking import TrackingMinio
-    from floe_testing.service_configs import MinIOConfig
+    from floe_testing.service_configs import MinIOConfig, PostgresConfig
 
 pytestmark = [pytest.mark.stack, pytest.mark.requirement("001-FR-027")]
 
@@ -74,3 +75,53 @@ def test_dagster_runs_the_stack_job_to_success(dagster_client: DagsterGraphQLCli
     status = run_dagster_job(dagster_client, STACK_JOB,
                              polling=PollingConfig(timeout=300, interval=1.0))
     assert status == "SUCCESS"
+
+
+@pytest.mark.requirement("001-FR-009")
+def test_every_client_carries_on_after_its_forward_is_killed(
+    floe_cluster: ClusterSession, minio_client: TrackingMinio, polaris_catalog: RestCatalog,
+    dagster_client: DagsterGraphQLClient, postgres_config: PostgresConfig,
+) -> None:
+    """Each forward's kubectl is killed mid-test: the local addresses stay, and the next call
+    of every client succeeds (its pooled connection is seen as closed, the new one is relayed
+    to the restarted kubectl). PostgreSQL's session dies with its TCP stream, as with any
+    network cut; a new connection to the same address works."""
+    import os
+    import signal
+
+    from floe_testing.fixtures.postgres import connect
+    from floe_testing.polling import wait_for_condition
+
+    def query_postgres() -> int:
+        conn = connect(postgres_config)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 41 + 1")
+                return int(cur.fetchone()[0])
+        finally:
+            conn.close()
+
+    def use_every_client() -> None:
+        assert {b.name for b in minio_client.list_buckets()} >= STACK_BUCKETS
+        assert polaris_catalog.list_namespaces() is not None
+        assert run_dagster_job(dagster_client, STACK_JOB) == "SUCCESS"
+        assert query_postgres() == 42
+
+    use_every_client()  # every client has a live (pooled) connection through its forward
+    forwards = list(floe_cluster.forwards.values())
+    before = {str(f): (f.local_port, f.pid, f.restarts) for f in forwards}
+    assert len(forwards) >= 4, before
+    for forward in forwards:
+        assert forward.pid is not None
+        os.kill(forward.pid, signal.SIGKILL)
+    for forward, (_, pid, _) in zip(forwards, before.values(), strict=True):
+        wait_for_condition(lambda p=pid: not os.path.exists(f"/proc/{p}"),
+                           PollingConfig(timeout=10, interval=0.1,
+                                         description=f"kubectl {pid} of {forward} gone"))
+
+    use_every_client()
+    for forward in forwards:
+        port, pid, restarts = before[str(forward)]
+        assert forward.local_port == port, f"{forward}: the address changed"
+        assert forward.pid != pid, forward
+        assert forward.restarts > restarts, forward

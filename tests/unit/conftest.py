@@ -8,25 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from floe_testing.errors import InfrastructureError
-from floe_testing.provider import current_provider, install_provider
-
 # pytester comes from the project's root conftest.py (pytest_plugins may only be declared
 # there once a root conftest exists).
 
 SERVICE_ENV_PREFIXES = ("POSTGRES_", "MINIO_", "POLARIS_", "DAGSTER_", "DUCKDB_")
-
-
-@pytest.fixture(autouse=True)
-def _isolate_process_state() -> Iterator[None]:
-    """An inline pytester run installs its own service provider and removes it at unconfigure;
-    put back the outer session's provider so no test leaks that into the rest of the run."""
-    try:
-        saved = current_provider()
-    except InfrastructureError:
-        saved = None
-    yield
-    install_provider(saved)
 
 
 @pytest.fixture

@@ -1,40 +1,48 @@
-"""Inside a pod (KUBERNETES_SERVICE_HOST set), services are reached by DNS, never forwarded."""
+"""Inside a pod (KUBERNETES_SERVICE_HOST set, no kubeconfig named), services are reached by DNS,
+never forwarded, and the pod's cluster is reused. "In-cluster" is defined once
+(``in_cluster_mode``): the settings and the directory ask the same function."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from floe_testing.cluster.settings import load_settings
-from floe_testing.endpoints import (
-    Endpoint,
-    register_endpoint,
-    resolve_endpoint,
-    unregister_endpoint,
-)
+from floe_testing.service_directory import Endpoint, ServiceDirectory, in_cluster_mode
+from support.directories import table_directory
 
 pytestmark = [pytest.mark.unit, pytest.mark.requirement("001-FR-010")]
 
 
-def test_in_a_pod_a_service_resolves_to_its_dns_name(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_cluster_mode_is_a_pod_without_a_named_kubeconfig(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
-    # a name no other test registers: the endpoint registry lives for the whole process
-    endpoint = resolve_endpoint("catalog-x", 8181, "floe-test")
+    assert in_cluster_mode(None)
+    assert not in_cluster_mode(tmp_path / "kubeconfig"), "a named kubeconfig may be another cluster"
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    assert not in_cluster_mode(None)
+
+
+def test_without_a_cluster_a_service_resolves_to_its_dns_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    endpoint = ServiceDirectory().address("catalog-x", 8181, "floe-test")
     assert (endpoint.host, endpoint.port) == ("catalog-x.floe-test.svc.cluster.local", 8181)
     assert endpoint.via == "service DNS"
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    assert "no cluster in this process" in ServiceDirectory().address("catalog-x", 8181).via
 
 
-def test_outside_a_pod_an_unforwarded_service_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    assert "no port-forward registered" in resolve_endpoint("catalog-x", 8181, "floe-test").via
+def test_the_cluster_answers_when_there_is_one() -> None:
+    with table_directory() as cluster:
+        cluster.endpoints[("web", 80, "ns1")] = Endpoint("127.0.0.1", 40123, "port-forward")
+        from floe_testing.service_directory import active_directory
 
-
-def test_a_registered_endpoint_wins_over_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
-    register_endpoint("web", 80, "ns1", Endpoint("127.0.0.1", 40123, "kubectl port-forward"))
-    try:
-        assert resolve_endpoint("web", 80, "ns1").port == 40123
-    finally:
-        unregister_endpoint("web", 80, "ns1")
+        assert active_directory().address("web", 80, "ns1").port == 40123
+        assert active_directory().is_forwarded("127.0.0.1", 40123)
 
 
 def test_in_a_pod_the_cluster_is_reused_never_created(

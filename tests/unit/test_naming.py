@@ -160,15 +160,19 @@ def test_unreachable_required_service_fails_with_what_was_tried_and_a_fix(
 ) -> None:
     pytester.makepyfile(
         test_needs=textwrap.dedent(f"""
+        import pytest
+
         from floe_testing.base import IntegrationTestBase
-        from floe_testing.endpoints import Endpoint, register_endpoint, unregister_endpoint
         from floe_testing.models import ServiceRequirement
+        from floe_testing.service_directory import Endpoint
+        from support.directories import table_directory
 
-        register_endpoint("ghost", 5555, "floe-test",
-                          Endpoint("127.0.0.1", {closed_port}, "unit registration"))
-
-        def teardown_module():
-            unregister_endpoint("ghost", 5555, "floe-test")
+        @pytest.fixture(autouse=True)
+        def ghost():
+            with table_directory() as cluster:
+                cluster.endpoints[("ghost", 5555, "floe-test")] = Endpoint(
+                    "127.0.0.1", {closed_port}, "unit registration")
+                yield
 
         class TestNeedsGhost(IntegrationTestBase):
             required_services = [ServiceRequirement(name="ghost", port=5555)]

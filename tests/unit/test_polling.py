@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from floe_testing.endpoints import Endpoint, register_endpoint, unregister_endpoint
 from floe_testing.models import PollingConfig
 from floe_testing.polling import (
     ConditionFailed,
@@ -17,6 +16,8 @@ from floe_testing.polling import (
     wait_for_condition,
     wait_for_service,
 )
+from floe_testing.service_directory import Endpoint
+from support.directories import TableCluster, table_directory
 
 pytestmark = pytest.mark.unit
 
@@ -163,19 +164,17 @@ def test_not_ready_reason_shows_in_timeout_message() -> None:
 
 
 @pytest.fixture
-def registered() -> Iterator[list[tuple[str, int, str]]]:
-    keys: list[tuple[str, int, str]] = []
-    yield keys
-    for service, port, namespace in keys:
-        unregister_endpoint(service, port, namespace)
+def cluster() -> Iterator[TableCluster]:
+    """The run's directory answers from this table for the test."""
+    with table_directory() as table:
+        yield table
 
 
 @pytest.mark.requirement("001-FR-031")
 def test_wait_for_service_returns_for_a_listening_port(
-    tcp_listener: int, registered: list[tuple[str, int, str]]
+    tcp_listener: int, cluster: TableCluster
 ) -> None:
-    register_endpoint("unit-svc", 5432, "floe-test", Endpoint("127.0.0.1", tcp_listener, "test"))
-    registered.append(("unit-svc", 5432, "floe-test"))
+    cluster.endpoints[("unit-svc", 5432, "floe-test")] = Endpoint("127.0.0.1", tcp_listener, "test")
     start = time.monotonic()
     wait_for_service("unit-svc", 5432, config=PollingConfig(timeout=5, interval=0.1))
     assert time.monotonic() - start < 1
@@ -183,15 +182,14 @@ def test_wait_for_service_returns_for_a_listening_port(
 
 @pytest.mark.requirement("001-FR-031")
 def test_wait_for_service_waits_for_a_late_listener(
-    registered: list[tuple[str, int, str]],
+    cluster: TableCluster,
 ) -> None:
     import socket
 
     late = socket.socket()
     late.bind(("127.0.0.1", 0))
     port = late.getsockname()[1]
-    register_endpoint("late-svc", 80, "floe-test", Endpoint("127.0.0.1", port, "test"))
-    registered.append(("late-svc", 80, "floe-test"))
+    cluster.endpoints[("late-svc", 80, "floe-test")] = Endpoint("127.0.0.1", port, "test")
     timer = threading.Timer(0.3, late.listen)
     timer.start()
     try:
@@ -205,10 +203,9 @@ def test_wait_for_service_waits_for_a_late_listener(
 
 @pytest.mark.requirement("001-FR-031")
 def test_wait_for_service_timeout_names_service_and_address(
-    closed_port: int, registered: list[tuple[str, int, str]]
+    closed_port: int, cluster: TableCluster
 ) -> None:
-    register_endpoint("nobody", 8181, "ns-x", Endpoint("127.0.0.1", closed_port, "unit test"))
-    registered.append(("nobody", 8181, "ns-x"))
+    cluster.endpoints[("nobody", 8181, "ns-x")] = Endpoint("127.0.0.1", closed_port, "unit test")
     start = time.monotonic()
     with pytest.raises(PollingTimeoutError) as info:
         wait_for_service("nobody", 8181, "ns-x", PollingConfig(timeout=1, interval=0.1))
@@ -222,10 +219,9 @@ def test_wait_for_service_timeout_names_service_and_address(
 
 @pytest.mark.requirement("001-FR-031")
 def test_wait_for_service_keeps_a_custom_description(
-    closed_port: int, registered: list[tuple[str, int, str]]
+    closed_port: int, cluster: TableCluster
 ) -> None:
-    register_endpoint("nobody", 1, "floe-test", Endpoint("127.0.0.1", closed_port, "unit test"))
-    registered.append(("nobody", 1, "floe-test"))
+    cluster.endpoints[("nobody", 1, "floe-test")] = Endpoint("127.0.0.1", closed_port, "unit test")
     with pytest.raises(PollingTimeoutError) as info:
         wait_for_service("nobody", 1, config=PollingConfig(timeout=1, interval=0.1,
                                                              description="the blob store"))

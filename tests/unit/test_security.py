@@ -416,15 +416,14 @@ def test_kubeconfig_written_for_kind_is_owner_only(tmp_path: Path) -> None:
 
 
 @pytest.mark.requirement("001-FR-026")
-@pytest.mark.parametrize("local_port", [None, 15432])
-def test_port_forwards_bind_loopback_only(tmp_path: Path, local_port: int | None) -> None:
+def test_port_forwards_bind_loopback_only(tmp_path: Path) -> None:
     forward = PortForward(tmp_path / "kubectl", tmp_path / "kubeconfig", "floe-test",
                           "svc/postgres", 5432)
-    command = forward.command(local_port)
+    command = forward.command()
     addresses = [command[i + 1] for i, arg in enumerate(command) if arg == "--address"]
     assert addresses == ["127.0.0.1"], command
     assert not any("0.0.0.0" in arg for arg in command), command
-    assert command[-1] == f"{local_port or ''}:5432"
+    assert command[-1] == ":5432"
 
 
 @pytest.mark.requirement("001-FR-026")

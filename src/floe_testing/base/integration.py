@@ -11,7 +11,7 @@ import pytest
 from floe_testing.errors import CleanupError, FloeTestingError, fail
 from floe_testing.models import ServiceRequirement
 from floe_testing.naming import short_uid, unique_k8s_name
-from floe_testing.service_access import locate, probe_tcp
+from floe_testing.service_directory import active_directory, probe_tcp
 
 
 def _requirements(cls: type[IntegrationTestBase]) -> list[ServiceRequirement]:
@@ -66,7 +66,8 @@ class IntegrationTestBase(ABC):
             name=service, port=port, **({"namespace": namespace} if namespace else {})
         )
         try:
-            endpoint = locate(requirement)
+            endpoint = active_directory().address(requirement.name, requirement.port,
+                                                  requirement.namespace)
         except FloeTestingError as exc:
             fail(
                 f"Required service {service}:{port} (namespace {requirement.namespace}) is not "

@@ -1,6 +1,6 @@
 """The cluster session: the one object that brings the stack up lazily and tears it down.
 
-It implements :class:`floe_testing.provider.ServiceProvider`. Nothing happens at
+It implements :class:`floe_testing.service_directory.ClusterProvider`. Nothing happens at
 construction; the first ``endpoint()`` call picks the cluster (reuse or kind), applies the
 components the selected tests need, waits for them in parallel and forwards their Services.
 """
@@ -43,9 +43,9 @@ from floe_testing.cluster.progress import Progress
 from floe_testing.cluster.readiness import Workload, wait_ready
 from floe_testing.cluster.settings import ClusterSettings
 from floe_testing.cluster.shared_run import SharedRun
-from floe_testing.endpoints import Endpoint, in_cluster, register_endpoint, service_dns
 from floe_testing.errors import FloeTestingError, InfrastructureError
 from floe_testing.models import ServiceRequirement
+from floe_testing.service_directory import FORWARD, Endpoint, dns_name
 
 ServiceKey = tuple[str, str, int]  # namespace, service, port
 
@@ -225,7 +225,7 @@ class ClusterSession:
                 workloads = [Workload(d.kind, d.name, d.namespace or "default")
                              for d in docs if d.kind in WORKLOAD_KINDS]
                 self._wait(access.api, workloads)
-        if not in_cluster():
+        if not self.settings.in_cluster:
             self._forward([r for r in reqs if _key(r) not in self.forwards])
 
     def _apply(self, api: pykube.HTTPClient, docs: list[ManifestDoc]) -> None:
@@ -254,7 +254,7 @@ class ClusterSession:
 
         def start_one(req: ServiceRequirement) -> PortForward:
             forward = PortForward(self.settings.kubectl, access.path, req.namespace,
-                                  f"svc/{req.name}", req.port, on_restart=self._republish)
+                                  f"svc/{req.name}", req.port)
             with self.progress.step(f"port-forward {forward}") as _:
                 forward.start()
             return forward
@@ -264,14 +264,7 @@ class ClusterSession:
             results = list(pool.map(start_one, reqs))
         for req, forward in zip(reqs, results, strict=True):
             self.forwards[_key(req)] = forward
-            self._republish(forward)
             self.progress.line(f"forwarded {forward} -> 127.0.0.1:{forward.local_port}")
-
-    def _republish(self, forward: PortForward) -> None:
-        assert forward.local_port is not None
-        service = forward.target.removeprefix("svc/")
-        register_endpoint(service, forward.remote_port, forward.namespace,
-                          Endpoint("127.0.0.1", forward.local_port, "kubectl port-forward"))
 
     # -- ServiceProvider ------------------------------------------------------------------
 
@@ -281,11 +274,11 @@ class ClusterSession:
         with self._lock:
             if _key(req) not in self.forwards:
                 self.provision(self.planned | {req} if not self._applied else {req})
-            if in_cluster():
-                return Endpoint(service_dns(service, namespace), port, "service DNS")
+            if self.settings.in_cluster:
+                return Endpoint(dns_name(service, namespace), port, "the Service's DNS name")
             forward = self.forwards[_key(req)]
         local = forward.ensure_alive()
-        return Endpoint("127.0.0.1", local, "kubectl port-forward")
+        return Endpoint("127.0.0.1", local, f"{FORWARD} of svc/{service} in {namespace}")
 
     def secret_data(self, name: str, namespace: str) -> Mapping[str, str]:
         """Decoded data of a Secret, read from the cluster (the manifests own the values)."""

@@ -18,6 +18,7 @@ from floe_testing.cluster.options import (
     PYTEST_KIND_DEFAULT_NAME,
 )
 from floe_testing.errors import ConfigError
+from floe_testing.service_directory import in_cluster_mode
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def load_settings(config: pytest.Config, *, find_kubectl: bool = True) -> Cluste
         raise ConfigError(f"cluster name {name!r} is not a DNS-1123 label (lowercase letters, "
                           "digits and '-', at most 63); set --cluster-name, ini "
                           "floe_cluster_name or FLOE_CLUSTER_NAME to e.g. floe-test.")
-    in_cluster = kubeconfig is None and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+    in_cluster = in_cluster_mode(kubeconfig)
     if load_images and (kubeconfig is not None or in_cluster):
         raise ConfigError(
             f"{load_images[0]!r} is to be loaded into a kind cluster (--floe-load-image, ini "
