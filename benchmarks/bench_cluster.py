@@ -36,8 +36,8 @@ from floe_testing.cluster.port_forward import PortForward
 from floe_testing.cluster.progress import Progress
 from floe_testing.cluster.session import ClusterSession
 from floe_testing.cluster.settings import ClusterSettings
-from floe_testing.models import PollingConfig, ServiceRequirement
-from floe_testing.polling import NotReady, wait_for_condition
+from floe_testing.polling import NotReady, PollingConfig, wait_for_condition
+from floe_testing.service_requirement import ServiceRequirement
 from floe_testing.service_spec import SERVICE_SPECS
 
 HTTP_SERVICE = "web"

@@ -20,8 +20,7 @@ from typing import Any
 from bench_common import REPO, BenchResult, Stopwatch, clean_env, log, median, run, timed_run
 from pydantic import SecretStr
 
-from floe_testing.models import PollingConfig
-from floe_testing.polling import wait_for_condition
+from floe_testing.polling import PollingConfig, wait_for_condition
 
 # -- 4. unit-only run ---------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ _EXPORTS = {
     "ConfigError": "floe_testing.errors",
     "FloeTestingError": "floe_testing.errors",
     "InfrastructureError": "floe_testing.errors",
-    "PollingConfig": "floe_testing.models",
-    "ServiceRequirement": "floe_testing.models",
+    "PollingConfig": "floe_testing.polling",
+    "ServiceRequirement": "floe_testing.service_requirement",
     "ConditionFailed": "floe_testing.polling",
     "NotReady": "floe_testing.polling",
     "PollingTimeoutError": "floe_testing.polling",
@@ -92,10 +92,10 @@ if TYPE_CHECKING:
     from floe_testing.fixtures.minio import MinIOFixture
     from floe_testing.fixtures.polaris import PolarisFixture
     from floe_testing.fixtures.postgres import PostgresFixture
-    from floe_testing.models import PollingConfig, ServiceRequirement
     from floe_testing.polling import (
         ConditionFailed,
         NotReady,
+        PollingConfig,
         PollingTimeoutError,
         wait_for_condition,
         wait_for_service,
@@ -108,3 +108,4 @@ if TYPE_CHECKING:
         PostgresConfig,
     )
     from floe_testing.service_fixture import ServiceFixture, check_service_health
+    from floe_testing.service_requirement import ServiceRequirement

@@ -6,10 +6,20 @@ import socket
 import time
 from collections.abc import Callable
 
+from pydantic import BaseModel, ConfigDict, Field
 from tenacity import RetryError, Retrying, retry_if_exception, retry_if_result
 
-from floe_testing.models import PollingConfig
 from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
+
+
+class PollingConfig(BaseModel):
+    """How long and how often a wait polls, and what to call it in errors."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout: float = Field(default=30.0, ge=1.0, description="Max wait time in seconds")
+    interval: float = Field(default=0.5, ge=0.1, description="Poll interval in seconds")
+    description: str = Field(default="condition", description="Description for error messages")
 
 
 class PollingTimeoutError(TimeoutError):

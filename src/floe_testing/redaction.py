@@ -123,6 +123,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+#: the run's known secrets, in ``config.stash``
+SECRET_VALUES = pytest.StashKey["SecretValues"]()
+
+
 def attach_to_logging(config: pytest.Config, secrets: SecretValues) -> None:
     """Put the filter on every handler pytest's logging plugin writes through."""
     plugin = config.pluginmanager.get_plugin("logging-plugin")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +87,10 @@ def spec_of(service: str, port: int) -> ServiceSpec | None:
 class ServiceDirectory:
     """Where this process reaches each service (see the module docstring)."""
 
-    def __init__(self, cluster: ClusterProvider | None = None) -> None:
-        self._cluster = cluster
+    def __init__(self, cluster: Callable[[], ClusterProvider] | None = None) -> None:
+        """``cluster`` gives the run's cluster provider, called only when a service is not
+        given by env (the provider, the cluster session, is created on that first need)."""
+        self._cluster_of_run = cluster
         self._lock = threading.Lock()
         #: addresses handed out, for messages and ``is_forwarded`` (never re-derived)
         self._given: dict[tuple[str, str, int], Endpoint] = {}
@@ -103,8 +105,8 @@ class ServiceDirectory:
         if spec is not None and port == spec.port and spec.endpoint_from_env():
             host, env_port = spec.address_of(spec.config_class.resolve())
             found = Endpoint(host, env_port, f"env {spec.endpoint_env}")
-        elif self._cluster is not None:
-            found = self._cluster.endpoint(service, port, namespace)
+        elif self._cluster_of_run is not None:
+            found = self._cluster_of_run().endpoint(service, port, namespace)
         else:
             found = Endpoint(dns_name(service, namespace), port,
                              "service DNS" if in_cluster_mode(None) else
@@ -134,13 +136,13 @@ class ServiceDirectory:
         return spec.config_class.resolve(values)
 
     def _require_cluster(self, spec: ServiceSpec) -> ClusterProvider:
-        if self._cluster is None:
+        if self._cluster_of_run is None:
             raise InfrastructureError(
                 f"{spec.key}: no cluster provider is active in this process (is the "
                 "floe_testing plugin disabled with -p no:floe_testing?). Set "
                 f"{spec.endpoint_env} (and the other {spec.env_prefix}* variables) to use a "
                 "running server instead.")
-        return self._cluster
+        return self._cluster_of_run()
 
     # -- what an address is ----------------------------------------------------------------
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from floe_testing.models import PollingConfig
-from floe_testing.polling import wait_for_condition
+from floe_testing.polling import PollingConfig, wait_for_condition
 
 from .conftest import STACK, cluster_args, is_up, port_forward_pids
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
-from floe_testing.plugin import LAZY_CLUSTER
+from floe_testing.cluster.run import CLUSTER_SESSION
 from floe_testing.service_configs import (
     DagsterConfig,
     DuckDBConfig,
@@ -56,26 +56,36 @@ def running(server: Server, what: str) -> Iterator[None]:
 
 
 class ClusterGuard:
-    """Records (and refuses) every attempt to create the plugin's cluster session."""
+    """Stands in for the run's cluster session and records (and refuses) every use of it:
+    the integration tier sets the env vars naming every endpoint, so no cluster may be used."""
 
     def __init__(self) -> None:
         self.attempts = 0
 
-    def refuse(self) -> None:
+    def __getattr__(self, name: str) -> Any:
         self.attempts += 1
         raise RuntimeError(
-            "the integration tier sets the env vars naming every endpoint, so no cluster may "
-            "be created; something asked the plugin for one"
-        )
+            f"the integration tier sets the env vars naming every endpoint, so no cluster may "
+            f"be used; something asked the plugin's cluster session for {name!r}")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def diagnosis_sections(self, requirements: object) -> list[tuple[str, str]]:
+        return []
 
 
 @pytest.fixture(scope="session", autouse=True)
 def cluster_guard(pytestconfig: pytest.Config) -> Iterator[ClusterGuard]:
-    """Make cluster creation fail loudly instead of provisioning one (env mode forbids it)."""
+    """The run's cluster session is the guard: using it fails loudly instead of provisioning
+    a cluster (env mode forbids it)."""
     guard = ClusterGuard()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pytestconfig.stash[LAZY_CLUSTER], "get", guard.refuse)
+    assert CLUSTER_SESSION not in pytestconfig.stash, "a cluster session exists already"
+    pytestconfig.stash[CLUSTER_SESSION] = guard  # type: ignore[assignment]
+    try:
         yield guard
+    finally:
+        del pytestconfig.stash[CLUSTER_SESSION]
 
 
 @pytest.fixture(autouse=True)

@@ -14,10 +14,10 @@ import psycopg2
 import pytest
 
 from floe_testing.base import IntegrationTestBase
-from floe_testing.models import PollingConfig, ServiceRequirement
-from floe_testing.polling import PollingTimeoutError, wait_for_service
+from floe_testing.polling import PollingConfig, PollingTimeoutError, wait_for_service
 from floe_testing.service_configs import PostgresConfig
 from floe_testing.service_directory import Endpoint
+from floe_testing.service_requirement import ServiceRequirement
 from support.directories import table_directory
 from support.inner_pytest import run_inner_pytest
 from support.postgres_server import LocalPostgres
@@ -92,7 +92,7 @@ def test_unreachable_required_service_fails_with_what_was_tried_and_the_fix(
         tmp_path,
         """
         from floe_testing.base import IntegrationTestBase
-        from floe_testing.models import ServiceRequirement
+        from floe_testing.service_requirement import ServiceRequirement
 
         class TestNeedsPostgres(IntegrationTestBase):
             required_services = [ServiceRequirement(name="postgres", port=5432)]
@@ -124,7 +124,7 @@ def test_registered_cleanups_run_when_the_test_fails(
         import psycopg2
         from conftest import record
         from floe_testing.base import IntegrationTestBase
-        from floe_testing.models import ServiceRequirement
+        from floe_testing.service_requirement import ServiceRequirement
         from psycopg2 import sql
 
         def admin():

@@ -8,8 +8,7 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from floe_testing.fixtures.dagster import TERMINAL_STATUSES, run_dagster_job
-from floe_testing.models import PollingConfig
-from floe_testing.polling import NotReady, PollingTimeoutError, wait_for_condition
+from floe_testing.polling import NotReady, PollingConfig, PollingTimeoutError, wait_for_condition
 from floe_testing.service_configs import DagsterConfig
 from support.dagster_server import LocalDagster
 

@@ -8,8 +8,8 @@ from dagster_graphql import DagsterGraphQLClient
 from psycopg2.extensions import connection
 from pyiceberg.catalog.rest import RestCatalog
 
+from floe_testing.cluster.run import CLUSTER_SESSION
 from floe_testing.fixtures.minio_tracking import TrackingMinio
-from floe_testing.plugin import LAZY_CLUSTER
 from floe_testing.service_configs import (
     DagsterConfig,
     MinIOConfig,
@@ -84,8 +84,7 @@ def test_no_cluster_is_created_in_env_mode(
     duckdb_connection: duckdb.DuckDBPyConnection,
     dagster_client: DagsterGraphQLClient,
 ) -> None:
-    """Every client fixture is in use, and the plugin's lazy cluster session never existed."""
-    lazy = request.config.stash[LAZY_CLUSTER]
-    assert lazy.session is None
+    """Every client fixture is in use, and the plugin's cluster session never existed."""
     guard = request.getfixturevalue("cluster_guard")
+    assert request.config.stash[CLUSTER_SESSION] is guard, "a cluster session was created"
     assert guard.attempts == 0, "something asked the plugin for a cluster"

@@ -26,8 +26,7 @@ import yaml
 
 from floe_testing.cluster.manifests import load_manifests
 from floe_testing.fixtures.dagster import run_dagster_job
-from floe_testing.models import PollingConfig
-from floe_testing.polling import ConditionFailed, NotReady, wait_for_condition
+from floe_testing.polling import ConditionFailed, NotReady, PollingConfig, wait_for_condition
 from floe_testing.stack import PACKAGED_MANIFESTS
 
 pytestmark = pytest.mark.requirement("001-FR-027")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from floe_testing.fixtures.dagster import run_dagster_job
-from floe_testing.models import PollingConfig
+from floe_testing.polling import PollingConfig
 
 if TYPE_CHECKING:
     from dagster_graphql import DagsterGraphQLClient

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from floe_testing.models import PollingConfig
-from floe_testing.polling import ConditionFailed, NotReady, wait_for_condition
+from floe_testing.polling import ConditionFailed, NotReady, PollingConfig, wait_for_condition
 from support.processes import free_port, stop_process_group
 
 DEFS_FILE = Path(__file__).with_name("dagster_defs.py")

@@ -32,7 +32,7 @@ class TableCluster:
 def table_directory() -> Iterator[TableCluster]:
     """The active directory's cluster is a fresh :class:`TableCluster` inside the block."""
     cluster = TableCluster()
-    token = activate(ServiceDirectory(cluster))
+    token = activate(ServiceDirectory(lambda: cluster))
     try:
         yield cluster
     finally:

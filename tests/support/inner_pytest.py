@@ -33,7 +33,7 @@ import os
 
 import pytest
 
-from floe_testing.plugin import LAZY_CLUSTER
+from floe_testing.cluster.run import CLUSTER_SESSION
 
 
 def record(kind, value):
@@ -42,16 +42,22 @@ def record(kind, value):
         out.write(json.dumps({"kind": kind, "value": value}) + "\\n")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _forbid_cluster(pytestconfig):
-    lazy = pytestconfig.stash[LAZY_CLUSTER]
+class _RefusingCluster:
+    """Stands in for the run's cluster session: env endpoints are set, so any use is a bug."""
 
-    def refuse():
-        raise RuntimeError("inner run asked for a cluster although env endpoints are set")
+    def __getattr__(self, name):
+        raise RuntimeError(f"inner run asked for a cluster ({name}) although env endpoints "
+                           "are set")
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(lazy, "get", refuse)
-        yield
+    def close(self):
+        pass
+
+    def diagnosis_sections(self, requirements):
+        return []
+
+
+def pytest_configure(config):
+    config.stash[CLUSTER_SESSION] = _RefusingCluster()
 '''
 
 #: Env vars of the outer pytest (xdist worker identity, addopts) that must not leak inward.

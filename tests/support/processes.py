@@ -8,8 +8,7 @@ import signal
 import socket
 import subprocess
 
-from floe_testing.models import PollingConfig
-from floe_testing.polling import NotReady, PollingTimeoutError, wait_for_condition
+from floe_testing.polling import NotReady, PollingConfig, PollingTimeoutError, wait_for_condition
 
 
 def free_port(host: str = "127.0.0.1") -> int:

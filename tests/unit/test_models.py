@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from floe_testing.models import PollingConfig, ServiceRequirement
+from floe_testing.polling import PollingConfig
+from floe_testing.service_requirement import ServiceRequirement
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from floe_testing.base import IntegrationTestBase
-from floe_testing.models import ServiceRequirement, validate_dns1123_label
 from floe_testing.naming import unique_bucket_name, unique_k8s_name, unique_name
+from floe_testing.service_requirement import ServiceRequirement, validate_dns1123_label
 
 pytestmark = pytest.mark.unit
 
@@ -163,7 +163,7 @@ def test_unreachable_required_service_fails_with_what_was_tried_and_a_fix(
         import pytest
 
         from floe_testing.base import IntegrationTestBase
-        from floe_testing.models import ServiceRequirement
+        from floe_testing.service_requirement import ServiceRequirement
         from floe_testing.service_directory import Endpoint
         from support.directories import table_directory
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from floe_testing.models import PollingConfig
 from floe_testing.polling import (
     ConditionFailed,
     NotReady,
+    PollingConfig,
     PollingTimeoutError,
     wait_for_condition,
     wait_for_service,

@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 import pytest
 
 from floe_testing.errors import CleanupError, FloeTestingError, fail
-from floe_testing.models import ServiceRequirement
 from floe_testing.naming import short_uid, unique_k8s_name
 from floe_testing.service_directory import active_directory, probe_tcp
+from floe_testing.service_requirement import ServiceRequirement
 
 
 def _requirements(cls: type[IntegrationTestBase]) -> list[ServiceRequirement]:

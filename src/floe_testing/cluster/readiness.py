@@ -18,8 +18,13 @@ from typing import Any
 import pykube
 
 from floe_testing.errors import InfrastructureError
-from floe_testing.models import PollingConfig
-from floe_testing.polling import ConditionFailed, NotReady, PollingTimeoutError, wait_for_condition
+from floe_testing.polling import (
+    ConditionFailed,
+    NotReady,
+    PollingConfig,
+    PollingTimeoutError,
+    wait_for_condition,
+)
 
 #: Container waiting reasons that do not resolve by waiting.
 FATAL_WAITING_REASONS = frozenset({

@@ -66,7 +66,8 @@ def _float(value: str, source: str) -> float:
     return number
 
 
-def _kubectl(config: pytest.Config) -> Path:
+def find_kubectl(config: pytest.Config) -> Path:
+    """kubectl: ``--kind-kubectl-bin``, else the one on PATH; a clear error when none."""
     named = _opt(config, "kind_kubectl_bin")
     if named:
         path = Path(str(named))
@@ -140,10 +141,10 @@ def _load_image(rootdir: Path, entry: str, source: str) -> str:
     return entry
 
 
-def load_settings(config: pytest.Config, *, find_kubectl: bool = True) -> ClusterSettings:
+def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> ClusterSettings:
     """Resolve every option; invalid values raise :class:`ConfigError` naming the source.
 
-    ``find_kubectl=False`` checks everything but the kubectl binary, which only a run that
+    ``resolve_kubectl=False`` checks everything but the kubectl binary, which only a run that
     uses a cluster needs: the plugin validates that way at configure time, on every run.
     """
     rootdir = Path(str(config.rootpath))
@@ -207,7 +208,7 @@ def load_settings(config: pytest.Config, *, find_kubectl: bool = True) -> Cluste
         kubeconfig_source=source,
         kind_image=str(_opt(config, "kind_image") or KIND_NODE_IMAGE),
         kind_bin=str(kind_bin) if kind_bin else None,
-        kubectl=_kubectl(config) if find_kubectl else Path("kubectl"),
+        kubectl=find_kubectl(config) if resolve_kubectl else Path("kubectl"),
         manifests_dir=manifests_dir,
         manifests_source=manifests_source,
         extra_manifests=extra_manifests,

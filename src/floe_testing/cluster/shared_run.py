@@ -8,13 +8,17 @@ controller, which outlives every worker, does the removal. Each worker keeps its
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
-WORKER_INPUT_KEY = "floe_testing_run_dir"
+from floe_testing.cluster.release import ClusterRecord, ObjectRef, release
+
+if TYPE_CHECKING:
+    from floe_testing.cluster.progress import Progress
+    from floe_testing.cluster.settings import ClusterSettings
+
 
 
 class SharedRun:
@@ -28,27 +32,29 @@ class SharedRun:
         """Held while a worker creates the cluster or applies manifests."""
         return FileLock(str(self.directory / "provision.lock"), timeout=1800)
 
-    def record_cluster(self, info: dict[str, Any]) -> None:
+    def record_cluster(self, record: ClusterRecord) -> None:
         """Say which cluster the run uses (written once; every worker writes the same)."""
-        (self.directory / "cluster.json").write_text(json.dumps(info))
+        (self.directory / "cluster.json").write_text(record.to_json())
 
-    def cluster(self) -> dict[str, Any] | None:
+    def cluster(self) -> ClusterRecord | None:
         """The cluster the run used, if any worker used one."""
         path = self.directory / "cluster.json"
-        if not path.exists():
-            return None
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
+        return ClusterRecord.from_json(path.read_text()) if path.exists() else None
 
-    def record_created(self, refs: list[dict[str, str]]) -> None:
+    def record_created(self, refs: list[ObjectRef]) -> None:
         """Append references of objects a worker created (for removal on a reused cluster)."""
         if refs:
             with self.lock(), (self.directory / "created.jsonl").open("a") as out:
-                out.writelines(json.dumps(ref) + "\n" for ref in refs)
+                out.writelines(ref.to_json() + "\n" for ref in refs)
 
-    def created(self) -> list[dict[str, str]]:
+    def created(self) -> list[ObjectRef]:
         """Every object reference recorded by the workers, in creation order."""
         path = self.directory / "created.jsonl"
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [ObjectRef.from_json(line) for line in path.read_text().splitlines()
+                if line.strip()]
+
+    def release(self, settings: ClusterSettings, progress: Progress) -> None:
+        """The controller, after the last worker: release what the workers used."""
+        release(settings, self.cluster(), self.created(), progress)

@@ -1,4 +1,5 @@
-"""Plain data-model entities shared by the base classes, polling and cluster code."""
+"""``ServiceRequirement``: a service a test needs, named as the cluster names it (the data
+model's entity, used by ``IntegrationTestBase``, the run's planning and the cluster session)."""
 
 from __future__ import annotations
 
@@ -34,13 +35,3 @@ class ServiceRequirement(BaseModel):
     @classmethod
     def _namespace_is_label(cls, value: str) -> str:
         return validate_dns1123_label(value)
-
-
-class PollingConfig(BaseModel):
-    """How long and how often a wait polls, and what to call it in errors."""
-
-    model_config = ConfigDict(frozen=True)
-
-    timeout: float = Field(default=30.0, ge=1.0, description="Max wait time in seconds")
-    interval: float = Field(default=0.5, ge=0.1, description="Poll interval in seconds")
-    description: str = Field(default="condition", description="Description for error messages")

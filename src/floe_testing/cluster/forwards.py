@@ -1,0 +1,68 @@
+"""The session's forwards: one :class:`PortForward` per needed service port, started together,
+each keeping its local address until the session ends."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from floe_testing.cluster.port_forward import PortForward
+from floe_testing.service_directory import FORWARD, Endpoint
+
+if TYPE_CHECKING:
+    from floe_testing.cluster.progress import Progress
+    from floe_testing.service_requirement import ServiceRequirement
+
+ServiceKey = tuple[str, str, int]  # Kubernetes namespace, Service, port
+
+
+def key_of(requirement: ServiceRequirement) -> ServiceKey:
+    return (requirement.namespace, requirement.name, requirement.port)
+
+
+class Forwards:
+    """The forwards of a session, by (Kubernetes namespace, Service, port)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.by_key: dict[ServiceKey, PortForward] = {}
+
+    def __contains__(self, requirement: ServiceRequirement) -> bool:
+        return key_of(requirement) in self.by_key
+
+    def open(self, kubectl: Path, kubeconfig: Path,
+             requirements: list[ServiceRequirement]) -> None:
+        """Start a forward per requirement not forwarded yet, in parallel."""
+        todo = [r for r in requirements if r not in self]
+        if not todo:
+            return
+
+        def start_one(req: ServiceRequirement) -> PortForward:
+            forward = PortForward(kubectl, kubeconfig, req.namespace, f"svc/{req.name}", req.port)
+            with self.progress.step(f"port-forward {forward}"):
+                forward.start()
+            return forward
+
+        with ThreadPoolExecutor(max_workers=min(8, len(todo)),
+                                thread_name_prefix="floe-forward") as pool:
+            started = list(pool.map(start_one, todo))
+        for req, forward in zip(todo, started, strict=True):
+            self.by_key[key_of(req)] = forward
+            self.progress.line(f"forwarded {forward} -> 127.0.0.1:{forward.local_port}")
+
+    def endpoint(self, requirement: ServiceRequirement) -> Endpoint:
+        """The forward's address, once its kubectl forwards (a restart may be under way)."""
+        local = self.by_key[key_of(requirement)].ensure_alive()
+        return Endpoint("127.0.0.1", local,
+                        f"{FORWARD} of svc/{requirement.name} in {requirement.namespace}")
+
+    def stop(self) -> None:
+        """Stop every forward, in parallel (each waits for its kubectl to exit)."""
+        if not self.by_key:
+            return
+        with ThreadPoolExecutor(max_workers=len(self.by_key),
+                                thread_name_prefix="floe-forward-stop") as pool:
+            list(pool.map(PortForward.stop, list(self.by_key.values())))
+        self.progress.line(f"stopped {len(self.by_key)} port-forwards")
+        self.by_key.clear()
