@@ -142,7 +142,7 @@ class RecordedPolaris:
             e["name"] for e in self.pending)
 
 
-def settings_for(url: str, **changes: Any) -> pb.Settings:
+def settings_for(url: str, **changes: Any) -> pb.BootstrapSettings:
     values: dict[str, Any] = {
         "api_url": url, "health_url": url + "/q/health/ready",
         "client_id": RECORDED["client_id"], "client_secret": RECORDED["client_secret"],
@@ -153,7 +153,7 @@ def settings_for(url: str, **changes: Any) -> pb.Settings:
         "ready_timeout": 30.0,
     }
     values.update(changes)
-    return pb.Settings(**values)
+    return pb.BootstrapSettings(**values)
 
 
 def no_pause(seconds: float) -> None:
@@ -265,11 +265,11 @@ def test_main_names_every_missing_variable(capsys: pytest.CaptureFixture[str]) -
 
 def test_settings_hide_the_secret_and_reject_a_bad_timeout() -> None:
     env = job_env("http://polaris:8181")
-    settings = pb.Settings.from_env(env)
+    settings = pb.BootstrapSettings.from_env(env)
     assert RECORDED["client_secret"] not in repr(settings)
     assert settings.catalog == RECORDED["catalog"]
     with pytest.raises(pb.BootstrapError, match=pb.ENV_READY_TIMEOUT):
-        pb.Settings.from_env({**env, pb.ENV_READY_TIMEOUT: "soon"})
+        pb.BootstrapSettings.from_env({**env, pb.ENV_READY_TIMEOUT: "soon"})
 
 
 def test_only_http_urls_are_requested() -> None:

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: Environment variables read by :meth:`Settings.from_env` (the Job sets them).
+#: Environment variables read by :meth:`BootstrapSettings.from_env` (the Job sets them).
 ENV_API_URL = "POLARIS_URL"
 ENV_HEALTH_URL = "POLARIS_HEALTH_URL"
 ENV_REALM = "POLARIS_REALM"
@@ -79,7 +79,7 @@ class BootstrapError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Settings:
+class BootstrapSettings:
     """Where Polaris is, who bootstraps it, and what the catalog looks like."""
 
     api_url: str
@@ -99,12 +99,12 @@ class Settings:
     request_timeout: float = 10.0
 
     def __repr__(self) -> str:
-        return (f"Settings(api_url={self.api_url!r}, catalog={self.catalog!r}, "
+        return (f"BootstrapSettings(api_url={self.api_url!r}, catalog={self.catalog!r}, "
                 f"realm={self.realm!r}, client_id=<set>, client_secret=<hidden>)")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Settings from environment variables; every missing required one is named."""
+    def from_env(cls, env: Mapping[str, str]) -> BootstrapSettings:
+        """BootstrapSettings from environment variables; every missing required one is named."""
         missing = [name for name in REQUIRED_ENV if not env.get(name)]
         if missing:
             raise BootstrapError(
@@ -312,7 +312,7 @@ def catalog_definition(catalog: str, *, bucket: str, s3_endpoint: str,
     }
 
 
-def bootstrap(settings: Settings, *,
+def bootstrap(settings: BootstrapSettings, *,
               log: Callable[[str], object] = print,
               pause: Callable[[float], object] | None = None) -> dict[str, str]:
     """Run every step; what each one did (``created`` or ``already present``), by step."""
@@ -349,7 +349,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     )
     parser.parse_args(argv)
     try:
-        settings = Settings.from_env(os.environ if env is None else env)
+        settings = BootstrapSettings.from_env(os.environ if env is None else env)
         bootstrap(settings)
     except BootstrapError as exc:
         print(f"polaris bootstrap failed: {exc}", file=sys.stderr)

@@ -38,7 +38,7 @@ from floe_testing.traceability.ids import (
     check_marker_args,
     compile_pattern,
 )
-from floe_testing.traceability.options import Settings, read_settings
+from floe_testing.traceability.options import TraceabilitySettings, read_settings
 
 if TYPE_CHECKING:
     from floe_testing.traceability.report import Outcome, TraceabilityReport
@@ -104,7 +104,7 @@ class TraceabilityPlugin:
     def __init__(self, config: pytest.Config) -> None:
         """Validate options early, so a bad spec path fails before any test runs."""
         self.config = config
-        self.settings: Settings = read_settings(config)
+        self.settings: TraceabilitySettings = read_settings(config)
         try:
             self.pattern = compile_pattern(self.settings.id_pattern)
         except InvalidPatternError as exc:

@@ -120,7 +120,7 @@ def add_options(parser: pytest.Parser) -> None:
 
 
 @dataclass(frozen=True)
-class Settings:
+class TraceabilitySettings:
     """The traceability options of one run, validated and with paths resolved."""
 
     id_pattern: str = DEFAULT_ID_PATTERN
@@ -172,8 +172,9 @@ def check_writable(path: Path, source: str) -> None:
                                 "writable directory; choose another path")
 
 
-def read_settings(config: pytest.Config) -> Settings:
-    """Combine command line and ini into :class:`Settings` (raising ``pytest.UsageError``)."""
+def read_settings(config: pytest.Config) -> TraceabilitySettings:
+    """Combine command line and ini into :class:`TraceabilitySettings` (or raise
+    ``pytest.UsageError``)."""
     base = config.invocation_params.dir
 
     report_opt: str | None = config.getoption("traceability_report")
@@ -212,7 +213,7 @@ def read_settings(config: pytest.Config) -> Settings:
     spec_id = str(config.getini("traceability_spec_id")).strip() or None
     pattern = str(config.getini("requirement_id_pattern")).strip() or DEFAULT_ID_PATTERN
 
-    return Settings(
+    return TraceabilitySettings(
         id_pattern=pattern,
         report_path=report_path,
         spec_paths=spec_paths,
