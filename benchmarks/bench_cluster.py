@@ -304,9 +304,12 @@ def bench_port_forward(result: BenchResult, cluster: Cluster, runs: int) -> None
     ours_start = result.figure("ours: PortForward.start alone", "s")
     theirs = result.figure("pytest-kind: port_forward + GET", "s",
                            "random port, time.sleep(1) per try")
+    bare = result.figure("bare kubectl port-forward + GET", "s",
+                         "the floor: kubectl's own announcement, then one GET")
     kind = cluster.kind_cluster()
     for i in range(runs):
         log(f"port-forward: run {i + 1}/{runs}")
+        bare.samples.append(_bare_kubectl_forward(cluster, web.namespace, web.name, web.port))
         start = time.perf_counter()
         forward = PortForward(cluster.kubectl, cluster.kubeconfig, web.namespace,
                               f"svc/{web.name}", web.port)
@@ -332,6 +335,31 @@ def bench_port_forward(result: BenchResult, cluster: Cluster, runs: int) -> None
     ratio = theirs.median / ours.median
     result.target("pytest-kind / ours (median setup time)", ratio, ">=", 20.0, "x",
                   detail=f"ours {ours.median:.3f} s, pytest-kind {theirs.median:.3f} s")
+    result.target("ours / bare kubectl (median setup time)", ours.median / bare.median, "<=",
+                  1.2, "x", detail=f"ours {ours.median:.3f} s, bare {bare.median:.3f} s")
+
+
+def _bare_kubectl_forward(cluster: Cluster, namespace: str, service: str, port: int) -> float:
+    """Seconds from starting ``kubectl port-forward`` to a first answered GET, reading the port
+    from kubectl's own announcement: the floor any forward built on kubectl can reach."""
+    import subprocess
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cluster.kubectl_cmd("--namespace", namespace, "port-forward", "--address",
+                             "127.0.0.1", f"svc/{service}", f":{port}"),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+) -> ", line)
+            if found:
+                _await_http(int(found.group(1)))
+                return time.perf_counter() - start
+        raise RuntimeError(f"kubectl port-forward svc/{service} exited {proc.wait()}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 # -- 2. cold session ----------------------------------------------------------------------------
