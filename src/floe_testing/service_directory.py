@@ -104,7 +104,7 @@ class ServiceDirectory:
         spec = spec_of(service, port)
         if spec is not None and port == spec.port and spec.endpoint_from_env():
             host, env_port = spec.address_of(spec.config_class.resolve())
-            found = Endpoint(host, env_port, f"env {spec.endpoint_env}")
+            found = Endpoint(host, env_port, f"from env {spec.endpoint_env}")
         elif self._cluster_of_run is not None:
             found = self._cluster_of_run().endpoint(service, port, namespace)
         else:
@@ -161,7 +161,7 @@ class ServiceDirectory:
         """Where the address a config holds came from, for messages that say what to check."""
         found = self._given_to(host, port)
         if found is not None:
-            return found.via
+            return found.via.removeprefix("from ")
         if host == spec.dns_name:
             return "the Service's DNS name (inside the cluster)"
         return f"the {spec.key}_config fixture"

@@ -70,8 +70,9 @@ def test_the_directory_answers_with_the_env_endpoints(
                   "polaris": polaris_config, "dagster": dagster_config}[key]
         endpoint = directory.address(service.service_name, service.port, service.k8s_namespace)
         assert (endpoint.host, endpoint.port) == service.address_of(config), key
-        assert endpoint.via == f"env {service.endpoint_env}"
-        assert directory.address_source(service, endpoint.host, endpoint.port) == endpoint.via
+        assert endpoint.via == f"from env {service.endpoint_env}"
+        assert directory.address_source(service, endpoint.host, endpoint.port) == \
+            f"env {service.endpoint_env}"
 
 
 def test_no_cluster_is_created_in_env_mode(

@@ -89,15 +89,20 @@ class ClusterSession:
         """The session's forwards by (Kubernetes namespace, Service, port)."""
         return self._forwards.by_key
 
+    def _resolve_kubectl(self) -> None:
+        """kubectl, found when the cluster is first needed (once; a clear error if none)."""
+        if self._find_kubectl is not None:
+            self.settings = replace(self.settings, kubectl=self._find_kubectl())
+            self.stack.settings = self.settings
+            self._find_kubectl = None
+
     def start(self) -> ClusterAccess:
         """Choose and connect to the cluster once; print the header line."""
         with self._lock:
             if self._closed:
                 raise InfrastructureError("the floe-testing cluster session is already closed")
             if self.access is None:
-                if self._find_kubectl is not None:
-                    self.settings = replace(self.settings, kubectl=self._find_kubectl())
-                    self.stack.settings = self.settings
+                self._resolve_kubectl()
                 if self._on_start is not None:
                     self._on_start()
                 with self._shared_lock():
@@ -140,6 +145,7 @@ class ClusterSession:
     def provision(self, requirements: Iterable[ServiceRequirement]) -> None:
         """Bring up the components these services need, then forward them (no forwards in
         in-cluster mode: the Services' DNS names answer)."""
+        self._resolve_kubectl()  # a missing kubectl fails before anything else
         self.stack.components()  # a broken manifest fails before any cluster is created
         access = self.start()
         reqs = list(set(requirements))
