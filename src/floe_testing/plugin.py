@@ -93,7 +93,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    end_cluster_session(config)  # a no-op after sessionfinish; for runs that never got there
     if _DIRECTORY_TOKEN in config.stash:
         from floe_testing.service_directory import deactivate
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from floe_testing.cluster.interrupts import hold_cluster_resources
+from floe_testing.cluster.interrupts import finishing_before_interrupts, hold_cluster_resources
 from floe_testing.errors import FloeTestingError
 
 if TYPE_CHECKING:
@@ -60,7 +60,8 @@ def end_cluster_session(config: pytest.Config) -> bool:
     if session is None:
         return True
     try:
-        session.close()
+        with finishing_before_interrupts():
+            session.close()
     except FloeTestingError as exc:
         session.progress.line(f"ERROR: {exc}")
         return False
