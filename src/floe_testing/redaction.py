@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -70,16 +69,16 @@ class SecretValues:
         self.add(*(value for key, value in data.items() if SECRET_KEY_NAMES.search(key)))
 
     def add_env(self, environ: dict[str, str] | None = None) -> None:
-        """The values of the env vars that hold secrets of the service configs."""
-        from floe_testing.service_configs import ServiceSettings
+        """The values of the env vars that hold secrets of the service configs (named by the
+        service specs: this runs on every pytest run, so it imports no pydantic)."""
+        from floe_testing.service_spec import SERVICE_SPECS
 
         env = os.environ if environ is None else environ
-        for cls in _subclasses(ServiceSettings):
-            for name, field in cls.model_fields.items():
-                if "SecretStr" in str(field.annotation):
-                    value = env.get(cls.env_var(name))
-                    if value:
-                        self.add(value, value.partition(":")[2])
+        for spec in SERVICE_SPECS.values():
+            for name in spec.secret_env_vars:
+                value = env.get(name)
+                if value:
+                    self.add(value, value.partition(":")[2])
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret form replaced by ``***``."""
@@ -138,9 +137,3 @@ def attach_to_logging(config: pytest.Config, secrets: SecretValues) -> None:
         if isinstance(handler, logging.Handler):
             handler.addFilter(redacting)
 
-
-def _subclasses(cls: type) -> Iterable[type[Any]]:
-    sub: type[Any]
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)

@@ -59,6 +59,14 @@ class ServiceSpec:
     #: config fields the cluster provides (address and credentials): set by env only together
     #: with the endpoint variable, else a server of the user's would be mixed into the cluster's
     cluster_fields: tuple[str, ...] = ()
+    #: the config's secret fields (``SecretStr``; a test checks they agree), whose env vars are
+    #: masked in every report from the run's first line on, without importing pydantic
+    secret_fields: tuple[str, ...] = ()
+
+    @property
+    def secret_env_vars(self) -> tuple[str, ...]:
+        """The env vars that hold this service's secrets (``POSTGRES_PASSWORD``, ...)."""
+        return tuple(f"{self.env_prefix}{f}".upper() for f in self.secret_fields)
 
     @property
     def endpoint_env(self) -> str:
@@ -119,6 +127,7 @@ POSTGRES = ServiceSpec(
     address_of=lambda c: (c.host, c.port),
     secret_name="postgres-credentials",  # noqa: S106 - a Secret's name, not a password
     cluster_fields=("host", "port", "user", "password", "database"),
+    secret_fields=("password",),
 )
 MINIO = ServiceSpec(
     key="minio", service_name="minio", port=9000, config_name="MinIOConfig",
@@ -126,6 +135,7 @@ MINIO = ServiceSpec(
     address_of=lambda c: _url_address(c.endpoint, 9000),
     secret_name="minio-credentials",  # noqa: S106 - a Secret's name, not a password
     extra_ports=(9001,), cluster_fields=("endpoint", "access_key", "secret_key"),
+    secret_fields=("secret_key",),
 )
 POLARIS = ServiceSpec(
     key="polaris", service_name="polaris", port=8181, config_name="PolarisConfig",
@@ -133,7 +143,7 @@ POLARIS = ServiceSpec(
     address_of=lambda c: _url_address(c.uri, 8181),
     secret_name="polaris-credentials",  # noqa: S106 - a Secret's name, not a password
     extra_ports=(8182,), endpoint_of={"s3_endpoint": "minio"},
-    cluster_fields=("uri", "credential", "warehouse"),
+    cluster_fields=("uri", "credential", "warehouse"), secret_fields=("credential",),
 )
 DAGSTER = ServiceSpec(
     key="dagster", service_name="dagster-webserver", port=3000, config_name="DagsterConfig",

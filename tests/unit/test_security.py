@@ -383,6 +383,20 @@ def test_every_secret_field_is_secretstr() -> None:
 
 
 @pytest.mark.requirement("001-FR-026")
+def test_the_specs_name_exactly_the_configs_secret_fields() -> None:
+    """Env secrets are masked from the run's first line on by the names the service specs give
+    (no pydantic import on every run): they must be the configs' SecretStr fields."""
+    from floe_testing.service_spec import SERVICE_SPECS
+
+    for spec in SERVICE_SPECS.values():
+        cls = spec.config_class
+        secret = {name for name, info in cls.model_fields.items()
+                  if info.annotation in (SecretStr, SecretStr | None)}
+        assert set(spec.secret_fields) == secret, spec.key
+        assert {cls.env_var(name) for name in secret} == set(spec.secret_env_vars), spec.key
+
+
+@pytest.mark.requirement("001-FR-026")
 @pytest.mark.parametrize(
     ("cls", "field_name", "value"),
     [(PostgresConfig, "password", PG_PASSWORD), (MinIOConfig, "secret_key", S3_SECRET),

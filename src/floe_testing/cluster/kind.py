@@ -1,4 +1,5 @@
-"""The only module that touches pytest-kind and the kind CLI.
+"""The only module that touches pytest-kind and the kind CLI (its other imports are deferred:
+the plugin calls :func:`contain_pytest_kind` on every pytest run).
 
 pytest-kind's ``KindCluster`` creates, deletes and loads images into kind clusters; the kind
 binary itself is asked which clusters exist and for an existing cluster's kubeconfig. A cluster
@@ -18,17 +19,16 @@ from contextlib import chdir, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_kind import KindCluster
+from pytest_kind import KindCluster  # loaded with pytest-kind's plugin anyway
 
-from floe_testing.cluster.kind_binary import INSTALL_HINT, resolve_kind_binary
-from floe_testing.cluster.kubeconfig import ClusterAccess, connect, restrict_permissions
-from floe_testing.cluster.release import ClusterRecord
 from floe_testing.errors import FloeTestingError, InfrastructureError
 
 if TYPE_CHECKING:
     import pytest
 
+    from floe_testing.cluster.kubeconfig import ClusterAccess
     from floe_testing.cluster.progress import Progress
+    from floe_testing.cluster.release import ClusterRecord
     from floe_testing.cluster.settings import ClusterSettings
 
 
@@ -43,6 +43,8 @@ class KindClusterOfRun:
 
     def record(self) -> ClusterRecord:
         """What releasing it needs (also from the xdist controller)."""
+        from floe_testing.cluster.release import ClusterRecord
+
         assert self.cluster is not None
         return ClusterRecord("kind", str(self.cluster.kubeconfig_path),
                              kind_name=self.cluster.name,
@@ -51,6 +53,9 @@ class KindClusterOfRun:
 
     def connect(self) -> ClusterAccess:
         """Create the cluster, or reuse a kept one; load the project's images; connect."""
+        from floe_testing.cluster.kind_binary import resolve_kind_binary
+        from floe_testing.cluster.kubeconfig import connect, restrict_permissions
+
         s = self.settings
         kind = resolve_kind_binary(s.kind_bin)
         kubeconfig = s.state_dir / s.cluster_name / "kubeconfig"
@@ -165,6 +170,8 @@ def _kept_cluster_access(kubeconfig: Path) -> ClusterAccess | None:
     that cluster still answers to it (its certificates are the cluster's own, so a new
     cluster of the same name does not); else None, and kind is asked as usual. This spares a
     warm rerun kind's ``get clusters`` and ``export kubeconfig`` (about 1.5 s)."""
+    from floe_testing.cluster.kubeconfig import connect
+
     if not kubeconfig.is_file() or not kubeconfig.stat().st_size:
         return None
     try:
@@ -186,6 +193,8 @@ def _export_kubeconfig(kind: Path, name: str, kubeconfig: Path) -> None:
 
 
 def _kind_clusters(kind: Path) -> set[str]:
+    from floe_testing.cluster.kind_binary import INSTALL_HINT
+
     try:
         out = subprocess.run([str(kind), "get", "clusters"], capture_output=True, text=True,
                              timeout=60, check=False).stdout

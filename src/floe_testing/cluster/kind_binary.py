@@ -12,14 +12,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
-
 from floe_testing.errors import ConfigError, InfrastructureError
 
 #: kind release downloaded when no kind is installed (pytest-kind pins the stale v0.17.0).
@@ -92,6 +84,15 @@ def download_verified(url: str, expected_sha256: str, target: Path, *, attempts:
     come again) and leaves nothing at ``target``. A file lock makes parallel sessions share
     one download.
     """
+    # imported here: settings read KIND_NODE_IMAGE from this module on every pytest run
+    from filelock import FileLock
+    from tenacity import (
+        Retrying,
+        retry_if_exception_type,
+        stop_after_attempt,
+        wait_exponential,
+    )
+
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock", timeout=300):
         if target.is_file() and sha256_of(target) == expected_sha256:

@@ -82,6 +82,13 @@ class CollectedData:
         self.collected.update(str(n) for n in data.get("collected", []))
 
 
+def _in_scope(item: pytest.Item, scopes: list[Scope]) -> bool:
+    """:func:`.scopes.in_scope`, imported only by runs that require markers."""
+    from floe_testing.traceability.scopes import in_scope
+
+    return in_scope(item, scopes)
+
+
 def _display_name(item: pytest.Item) -> str:
     """The test's node ID without parametrisation, so one bad marker is reported once."""
     original = getattr(item, "originalname", None)
@@ -178,8 +185,6 @@ class TraceabilityPlugin:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Gather claims, missing markers and sleep findings of the selected items."""
-        from floe_testing.traceability.scopes import in_scope
-
         late: list[str] = []
         for item in session.items:
             self.data.collected.add(item.nodeid)
@@ -188,7 +193,7 @@ class TraceabilityPlugin:
                 late.extend(f"  {item.nodeid}: {p.message}" for p in problems)
             if ids:
                 self.data.claims[item.nodeid] = ids
-            elif self.settings.require_markers and in_scope(item, self.scopes):
+            elif self.settings.require_markers and _in_scope(item, self.scopes):
                 self.data.unmarked.add(item.nodeid)
         if late:
             # Markers added after collection (e.g. by another plugin's modifyitems) escape the
