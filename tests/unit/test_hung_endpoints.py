@@ -5,7 +5,7 @@ port must fail too. Nothing may hang: each inner run has a hard limit of its own
 
 from __future__ import annotations
 
-import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -47,9 +47,13 @@ def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, service: st
     monkeypatch.setenv("FLOE_CONNECT_TIMEOUT", str(CONNECT))
     monkeypatch.setenv("FLOE_READ_TIMEOUT", str(READ))
     pytester.makepyfile(test_hung=source)
-    start = time.monotonic()
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=LIMIT)
-    elapsed = time.monotonic() - start
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--junitxml={junit}",
+                                           timeout=LIMIT)
+    # the test's own time (setup, where the fixture fails), not the interpreter's start-up,
+    # which a loaded machine can stretch at will
+    (case,) = ET.parse(junit).getroot().iter("testcase")
+    elapsed = float(case.get("time", "inf"))
     result.assert_outcomes(errors=1)
     output = "\n".join(result.outlines + result.errlines)
     assert "must not be reached" not in output
@@ -82,5 +86,5 @@ def test_an_unusable_endpoint_fails_within_the_timeouts(
     assert "Check:" in output
     if endpoint == "tcp_listener":  # accepted, never answered: the read timeout decides
         assert "did not answer in time" in output or "timeout" in output.lower(), output
-    # one read timeout (plus interpreter start-up), never the libraries' minutes
-    assert elapsed < 3 * READ + 10, f"took {elapsed:.1f}s"
+    # about one read timeout, never the libraries' minutes
+    assert elapsed < 3 * READ + 4, f"took {elapsed:.1f}s"
