@@ -37,13 +37,14 @@ from bench_cluster import (
     cluster_postgres,
 )
 from bench_common import REPO, RESULTS_DIR, BenchResult, log, run
+from bench_install import DEFAULT_VENV_CACHE, bench_per_run_cost
 from bench_local import bench_isolation, bench_polling, bench_unit_only
 
 from floe_testing.cluster.manifests import parse_image_overrides
 from floe_testing.stack import PACKAGED_MANIFESTS
 
 BENCHES = ["port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm",
-           "unit-only", "polling", "isolation"]
+           "unit-only", "per-run-cost", "polling", "isolation"]
 CLUSTER_BENCHES = {"port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm"}
 WHOLE_STACK = ("postgres", "minio", "polaris", "dagster")
 LOCALKUBE = REPO.parent / "shared" / "localkube"
@@ -65,7 +66,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help=f"run only this benchmark (repeatable): {', '.join(BENCHES)}")
     parser.add_argument("--runs", type=int, default=0, metavar="N",
                         help="samples per benchmark (default: 5 port-forward, 3 cold-session, "
-                             "3 warm-rerun, 30 unit-only pairs, 20 polling, 10 isolation)")
+                             "3 warm-rerun, 30 unit-only pairs, 20 per-run-cost rounds, "
+                             "20 polling, 10 isolation)")
     parser.add_argument("--kind-bin", type=Path, default=None, metavar="PATH",
                         help="kind binary that creates (and deletes) the benchmark cluster "
                              "(default: localkube's stand-in if ../shared/localkube exists, "
@@ -80,6 +82,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--image-override", action="append", default=None, metavar="FROM=TO",
                         help="image override, repeatable (default on localkube: "
                              + ", ".join(LOCALKUBE_OVERRIDES) + "; elsewhere none)")
+    parser.add_argument("--venv-cache", type=Path, default=None, metavar="DIR",
+                        help="per-run-cost: where its venvs are kept between runs, keyed by "
+                             f"the wheel's contents (default {DEFAULT_VENV_CACHE}, else "
+                             "~/.cache/floe-testing/bench-venvs)")
+    parser.add_argument("--fresh-venvs", action="store_true",
+                        help="per-run-cost: build its venvs in a temp dir, deleted after")
+    parser.add_argument("--wheel-rev", default=None, metavar="REV",
+                        help="per-run-cost: build the wheel from this git revision instead "
+                             "of the working tree")
     args = parser.parse_args(argv)
     if args.runs < 0:
         parser.error("--runs must be positive")
@@ -96,7 +107,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                           else REPO / "benchmarks" / "stack")
     if args.image_override is None:
         args.image_override = LOCALKUBE_OVERRIDES if localkube else []
-    for name in ("kind_bin", "kubeconfig", "kubectl", "manifests"):
+    for name in ("kind_bin", "kubeconfig", "kubectl", "manifests", "venv_cache"):
         value = getattr(args, name)
         if value is not None:
             setattr(args, name, value.absolute())
@@ -148,6 +159,7 @@ def render(results: list[BenchResult], machine: dict[str, Any]) -> str:
         for fig in res.figures:
             lines.append(f"{res.name:<13} {fig.label[:58]:<58} {_fmt(fig.median, fig.unit):>11} "
                          f"{_fmt(fig.p95, fig.unit):>11} {len(fig.samples):>3}  {fig.note}")
+        lines += [f"{res.name:<13} | {line}" for line in res.info.get("report_lines", ())]
     lines += ["", f"{'benchmark':<13} {'target':<58} {'measured':>11} {'limit':>13}  result",
               "-" * 110]
     for res in results:
@@ -240,6 +252,9 @@ def main(argv: list[str]) -> int:
             r, get_cluster().with_manifests(PACKAGED_MANIFESTS, {}), args.runs,
             services=WHOLE_STACK, target=1.0),
         "unit-only": lambda r: bench_unit_only(r, args.runs),
+        "per-run-cost": lambda r: bench_per_run_cost(
+            r, args.runs, venv_cache=args.venv_cache, fresh_venvs=args.fresh_venvs,
+            rev=args.wheel_rev),
         "polling": lambda r: bench_polling(r, args.runs),
         "isolation": lambda r: bench_isolation(
             r, args.runs, (lambda: cluster_postgres(get_cluster()))
