@@ -64,8 +64,8 @@ __all__ = [
 _DIRECTORY_TOKEN = pytest.StashKey[Any]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser)
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    add_options(parser, pytest_kind_blocked=pluginmanager.is_blocked("pytest-kind"))
     traceability.add_options(parser)
 
 

@@ -1,5 +1,6 @@
-"""The only module that touches pytest-kind and the kind CLI (its other imports are deferred:
-the plugin calls :func:`contain_pytest_kind` on every pytest run).
+"""The only module that touches pytest-kind and the kind CLI (its imports are deferred: the
+plugin calls :func:`contain_pytest_kind` on every pytest run, also with ``-p no:pytest-kind``,
+when pytest-kind is not to be imported at all).
 
 pytest-kind's ``KindCluster`` creates, deletes and loads images into kind clusters; the kind
 binary itself is asked which clusters exist and for an existing cluster's kubeconfig. A cluster
@@ -19,12 +20,11 @@ from contextlib import chdir, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_kind import KindCluster  # loaded with pytest-kind's plugin anyway
-
 from floe_testing.errors import FloeTestingError, InfrastructureError
 
 if TYPE_CHECKING:
     import pytest
+    from pytest_kind import KindCluster
 
     from floe_testing.cluster.kubeconfig import ClusterAccess
     from floe_testing.cluster.progress import Progress
@@ -133,6 +133,8 @@ class KindClusterOfRun:
 
 def delete_kind_cluster(record: ClusterRecord, progress: Progress) -> None:
     """Delete the kind cluster a run created (from any process of the run)."""
+    from pytest_kind import KindCluster
+
     cluster = KindCluster(str(record.kind_name), kubeconfig=Path(str(record.kubeconfig)),
                           kind_path=Path(str(record.kind_path)),
                           kubectl_path=Path(str(record.kubectl_path)))
@@ -158,6 +160,8 @@ def _kind_cluster(name: str, state_dir: Path, **options: Any) -> KindCluster:
     """pytest-kind's ``KindCluster``, with its scratch folder (``.pytest-kind/NAME``, which it
     creates relative to the working directory) inside our state directory instead of the
     user's project."""
+    from pytest_kind import KindCluster
+
     state_dir.mkdir(parents=True, exist_ok=True)
     with chdir(state_dir):  # session start: no other thread of ours runs yet
         cluster = KindCluster(name, **options)
