@@ -37,7 +37,11 @@ class ServiceContext(Generic[ClientT]):
     service_name: str
     service_port: int
 
-    def __init__(self) -> None:
+    def __init__(self, extra: str) -> None:
+        """``extra`` installs the client library: without it, the pip command to run."""
+        from floe_testing.extras import require_client
+
+        require_client(extra, type(self).__name__)
         self._open: list[contextlib.AbstractContextManager[ClientT]] = []
 
     def __call__(self) -> Generator[ClientT, None, None]:  # pragma: no cover - abstract
