@@ -50,6 +50,8 @@ from floe_testing.fixtures.postgres import (
     postgres_config,
     postgres_connection,
 )
+from floe_testing.in_cluster import running_as_shard
+from floe_testing.in_cluster.settings import IN_CLUSTER, SHARD_EXIT, load_in_cluster_settings
 from floe_testing.planning import needed_services
 from floe_testing.redaction import SECRET_VALUES
 
@@ -83,8 +85,13 @@ def pytest_configure(config: pytest.Config) -> None:
     traceability.configure(config)
     try:
         config.stash[SETTINGS] = load_settings(config, resolve_kubectl=False)
+        config.stash[IN_CLUSTER] = load_in_cluster_settings(config)
     except FloeTestingError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if running_as_shard():
+        from floe_testing.in_cluster.frames import ShardReportSender
+
+        config.pluginmanager.register(ShardReportSender(config), "floe-testing-shard-reports")
     config.stash[PLANNED] = set()
     directory = ServiceDirectory(lambda: cluster_session(config))
     config.stash[SERVICE_DIRECTORY] = directory
@@ -153,6 +160,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[PLANNED].update(needed_services(items))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """``--floe-in-cluster``: the selected tests run in pods, and their reports come back here
+    (``in_cluster.runner``); otherwise pytest's own loop."""
+    settings = session.config.stash[IN_CLUSTER]
+    if (not settings.enabled or session.config.option.collectonly
+            or (session.testsfailed and not session.config.option.continue_on_collection_errors)):
+        return None  # pytest's loop: it stops a run whose collection failed, as usual
+    from floe_testing.in_cluster.runner import run_in_cluster
+
+    run_in_cluster(session, settings)
+    return True
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: give every worker the run directory they coordinate through."""
@@ -165,6 +186,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     failures and Ctrl-C): forwards stopped, what must go deleted. Under xdist the controller
     releases, after the last worker is done."""
     config = session.config
+    shard_exit = config.stash.get(SHARD_EXIT, None)
+    if shard_exit is not None:
+        from floe_testing.in_cluster.runner import worst
+
+        session.exitstatus = worst([session.exitstatus, shard_exit])
     if not end_cluster_session(config) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # something was left behind
     release_shared_run(config)

@@ -2,7 +2,8 @@
 
 No image can be pulled on a machine without a container engine and registry, so each image
 the packaged manifests name is built locally with ``localkube image build`` and tagged with
-that exact reference: the packaged stack then runs unchanged, with no image overrides. Each
+that exact reference: the packaged stack then runs unchanged, with no image overrides. One more
+image is this project's own: the runner ``--floe-in-cluster`` runs the tests on. Each
 stand-in holds the real program and keeps the official image's contract (entrypoint, args,
 user, paths, env) as far as the manifests rely on it; see ``tests/images/README.md``.
 
@@ -16,7 +17,9 @@ Maven jars under ``$FLOE_IMAGE_CACHE``, images by localkube): a second run takes
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -190,6 +193,48 @@ def java_home() -> Path:
     raise SystemExit("images: no JDK found for the catalog server; set FLOE_JAVA_HOME")
 
 
+#: the image ``--floe-in-cluster`` runs the tests on (the stack tier, the examples in CI)
+RUNNER_IMAGE = "localhost/floe-testing/runner:dev"
+#: what the runner pins to this venv's versions, so the pods run what the host tests with
+RUNNER_PINS = ("pytest", "pyiceberg", "pyarrow", "duckdb", "dagster", "dagster-graphql",
+               "dagster-pipes", "dagster-shared", "minio", "psycopg2-binary", "pydantic",
+               "pydantic-core", "pydantic-settings", "pykube-ng", "tenacity", "pytest-kind",
+               "sqlalchemy")
+
+
+def runner(b: Builder, ref: str) -> None:
+    """floe-testing from this checkout with every client extra (what the examples import),
+    the libraries at this venv's versions. The source snapshot is rewritten only when it
+    changed, and localkube caches by content: an unchanged checkout rebuilds nothing."""
+    from importlib.metadata import version
+
+    snapshot = CACHE / "runner-source"
+    staged = CACHE / "runner-source.new"
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
+        shutil.copy2(REPO / name, staged / name)
+    shutil.copytree(REPO / "src", staged / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    if _tree_digest(staged) != _tree_digest(snapshot):
+        shutil.rmtree(snapshot, ignore_errors=True)
+        staged.rename(snapshot)
+    else:
+        shutil.rmtree(staged)
+    pins = [arg for name in RUNNER_PINS for arg in ("--pip", f"{name}=={version(name)}")]
+    b.image(f"runner {ref}", "python", "--tag", ref,
+            "--add", f"{snapshot}:/opt/floe-testing", "--pip", "/opt/floe-testing[all]", *pins)
+
+
+def _tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")) if root.is_dir() else []:
+        if path.is_file():
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 RECIPES: dict[str, Callable[[Builder, str], None]] = {
     "docker.io/library/postgres": postgres,
     "docker.io/library/python": python,
@@ -218,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "../shared/localkube)")
     parser.add_argument("--only", nargs="*", default=None,
                         help="build only these (recipe names: postgres, python, dagster, minio, "
-                             "mc, polaris)")
+                             "mc, polaris, runner)")
     args = parser.parse_args(argv)
     localkube = args.localkube / "localkube"
     if not localkube.is_file():
@@ -236,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         recipe = RECIPES[repository(ref)]
         if args.only is None or recipe.__name__ in args.only:
             recipe(builder, ref)
+    if args.only is None or "runner" in args.only:
+        runner(builder, RUNNER_IMAGE)
     return 0
 
 

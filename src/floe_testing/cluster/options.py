@@ -47,6 +47,7 @@ def add_options(parser: pytest.Parser, *, pytest_kind_blocked: bool = False) -> 
                     help="how long each workload may take to become ready (ini "
                          f"floe_ready_timeout, env FLOE_READY_TIMEOUT; default "
                          f"{DEFAULT_READY_TIMEOUT:.0f})")
+    _add_in_cluster_options(parser)
     parser.addini("floe_manifests", "directory of manifests, relative to rootdir")
     parser.addini("floe_extra_manifests", "more manifests directories, one per line",
                   type="linelist")
@@ -55,6 +56,32 @@ def add_options(parser: pytest.Parser, *, pytest_kind_blocked: bool = False) -> 
     parser.addini("floe_image_overrides", "image overrides, one FROM=TO per line", type="linelist")
     parser.addini("floe_ready_timeout", "seconds each workload may take to become ready")
     parser.addini("floe_cluster_name", "kind cluster name (default floe-test)")
+
+
+def _add_in_cluster_options(parser: pytest.Parser) -> None:
+    """``--floe-in-cluster`` and its companions (README "Running inside the cluster")."""
+    group = parser.getgroup("floe-testing")
+    group.addoption("--floe-in-cluster", dest="floe_in_cluster", action="store_true",
+                    default=None,
+                    help="run the selected tests inside the cluster, as Jobs of pods on "
+                         "--floe-runner-image, and report them here (ini floe_in_cluster, env "
+                         "FLOE_IN_CLUSTER)")
+    group.addoption("--floe-shards", dest="floe_shards", type=int, default=None, metavar="N",
+                    help="with --floe-in-cluster: split the tests across N pods (ini "
+                         "floe_shards, env FLOE_SHARDS; default 1)")
+    group.addoption("--floe-runner-image", dest="floe_runner_image", default=None,
+                    metavar="IMAGE",
+                    help="with --floe-in-cluster: the image the pods run, holding the "
+                         "project's dependencies and floe-testing (ini floe_runner_image, env "
+                         "FLOE_RUNNER_IMAGE)")
+    group.addoption("--floe-shard-timeout", dest="floe_shard_timeout", type=float,
+                    default=None, metavar="SECONDS",
+                    help="with --floe-in-cluster: Kubernetes ends a shard's pod after this "
+                         "long (ini floe_shard_timeout, env FLOE_SHARD_TIMEOUT; default 3600)")
+    parser.addini("floe_in_cluster", "run the tests inside the cluster (true/false)")
+    parser.addini("floe_shards", "number of pods the tests are split across")
+    parser.addini("floe_runner_image", "image of the test pods")
+    parser.addini("floe_shard_timeout", "seconds a shard's pod may run")
 
 
 def _add_pytest_kind_options(parser: pytest.Parser) -> None:

@@ -90,8 +90,9 @@ class ClusterSession:
         return self._forwards.by_key
 
     def _resolve_kubectl(self) -> None:
-        """kubectl, found when the cluster is first needed (once; a clear error if none)."""
-        if self._find_kubectl is not None:
+        """kubectl, found when the cluster is first needed (once; a clear error if none). In a
+        pod it is never needed: no forwards, and the API is pykube's."""
+        if self._find_kubectl is not None and not self.settings.in_cluster:
             self.settings = replace(self.settings, kubectl=self._find_kubectl())
             self.stack.settings = self.settings
             self._find_kubectl = None
@@ -142,16 +143,23 @@ class ClusterSession:
 
     # -- services --------------------------------------------------------------------------
 
-    def provision(self, requirements: Iterable[ServiceRequirement]) -> None:
+    def provision(self, requirements: Iterable[ServiceRequirement], *,
+                  expose: bool = True) -> None:
         """Bring up the components these services need, then forward them (no forwards in
-        in-cluster mode: the Services' DNS names answer)."""
+        in-cluster mode, where the Services' DNS names answer, nor with ``expose=False``, for
+        a run whose tests run in pods). In a shard pod the stack is the outer run's: nothing
+        is applied."""
+        reqs = list(set(requirements))
+        if self.settings.stack_provided:
+            self.start()
+            self._provisioned.update(reqs)
+            return
         self._resolve_kubectl()  # a missing kubectl fails before anything else
         self.stack.components()  # a broken manifest fails before any cluster is created
         access = self.start()
-        reqs = list(set(requirements))
         with self._shared_lock():
             self.stack.bring_up(access.api, reqs)
-        if not self.settings.in_cluster:
+        if expose and not self.settings.in_cluster:
             self._forwards.open(self.settings.kubectl, access.path, reqs)
         self._provisioned.update(reqs)
 

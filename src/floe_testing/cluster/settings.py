@@ -18,6 +18,7 @@ from floe_testing.cluster.options import (
     PYTEST_KIND_DEFAULT_NAME,
 )
 from floe_testing.errors import ConfigError
+from floe_testing.in_cluster import running_as_shard
 from floe_testing.service_directory import in_cluster_mode
 
 
@@ -40,6 +41,9 @@ class ClusterSettings:
     ready_timeout: float = DEFAULT_READY_TIMEOUT
 
     in_cluster: bool = False
+    #: in a shard pod of ``--floe-in-cluster``: the stack is the outer run's, never applied or
+    #: deleted here
+    stack_provided: bool = False
     state_dir: Path = Path(".pytest-kind")
 
     @property
@@ -194,7 +198,8 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
                           "digits and '-', at most 63); set --cluster-name, ini "
                           "floe_cluster_name or FLOE_CLUSTER_NAME to e.g. floe-test.")
     in_cluster = in_cluster_mode(kubeconfig)
-    if load_images and (kubeconfig is not None or in_cluster):
+    stack_provided = running_as_shard()
+    if load_images and not stack_provided and (kubeconfig is not None or in_cluster):
         raise ConfigError(
             f"{load_images[0]!r} is to be loaded into a kind cluster (--floe-load-image, ini "
             "floe_load_images, env FLOE_LOAD_IMAGES), but the cluster is reused "
@@ -216,5 +221,6 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         image_overrides=overrides,
         ready_timeout=ready_timeout,
         in_cluster=in_cluster,
+        stack_provided=stack_provided,
         state_dir=rootdir / ".pytest-kind",
     )

@@ -1,0 +1,244 @@
+"""001-FR-063, 001-FR-064: tests run inside the cluster, sharded across pods, on this session's
+cluster (reused through KUBECONFIG) and the runner image ``.ci/prepare`` builds
+(``tests/images/build.py``: this checkout with every client extra).
+
+Each run is a real ``pytest`` process. A sharded run must report what a local run of the same
+selection reports: the same outcomes, the same JUnit XML and traceability report modulo
+timings; a failing test fails the run and is shown; a runner image that does not exist fails
+at once with the pod's diagnosis; Ctrl-C while the shards run leaves nothing behind.
+
+This module runs last in the tier (``conftest.py``): the example suite replaces the stack's
+Dagster code location with its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pykube
+import pytest
+
+from floe_testing.cluster.apply import MANAGED_BY_LABEL
+from floe_testing.polling import PollingConfig, wait_for_condition
+
+if TYPE_CHECKING:
+    from floe_testing.cluster.session import ClusterSession
+
+pytestmark = [pytest.mark.stack, pytest.mark.requirement("001-FR-063", "001-FR-064")]
+
+REPO = Path(__file__).resolve().parents[2]
+RUNNER = os.environ.get("FLOE_TEST_RUNNER_IMAGE", "localhost/floe-testing/runner:dev")
+IN_CLUSTER = ["--floe-in-cluster", "--floe-shards", "2", "--floe-runner-image", RUNNER]
+
+PROJECT = {
+    "pyproject.toml": """
+        [tool.pytest.ini_options]
+        addopts = "-ra"
+        traceability_spec = ["requirements.md"]
+    """,
+    "requirements.md": """
+        - **001-FR-001**: sums add up.
+        - **001-FR-002**: the database answers.
+        - **001-FR-003**: nobody claims this one.
+    """,
+    "test_plain.py": """
+        import pytest
+
+        pytestmark = pytest.mark.requirement("001-FR-001")
+
+
+        def test_pass():
+            assert 1 + 1 == 2
+
+
+        def test_fail():
+            assert "in the cluster" == "here", "this test fails wherever it runs"
+
+
+        @pytest.mark.skip(reason="skipped on purpose")
+        def test_skip():
+            pass
+
+
+        @pytest.mark.parametrize("n", [1, 2, 3])
+        def test_param(n):
+            assert n > 0
+
+
+        def test_deselected_by_k():
+            raise AssertionError("-k deselects this test")
+    """,
+    "test_services.py": """
+        import pytest
+
+
+        @pytest.mark.requirement("001-FR-002")
+        def test_postgres(postgres_connection):
+            with postgres_connection.cursor() as cur:
+                cur.execute("SELECT 41 + 1")
+                assert cur.fetchone() == (42,)
+    """,
+}
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+def _env(cluster: ClusterSession) -> dict[str, str]:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    env.pop("PYTEST_ADDOPTS", None)  # the outer run's gates are not these projects'
+    return env
+
+
+def _pytest(args: list[str | Path], cwd: Path, env: dict[str, str],
+            timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def _testcases(path: Path) -> list[dict[str, Any]]:
+    """Each test case of a JUnit XML file without its timings, sorted (shards report in the
+    order they finish)."""
+    cases = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        case.attrib.pop("time", None)
+        children = [(child.tag, dict(child.attrib), (child.text or "").strip())
+                    for child in case]
+        cases.append({**case.attrib, "children": children})
+    return sorted(cases, key=lambda c: (c.get("classname", ""), c.get("name", "")))
+
+
+def _without_timings(path: Path) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(path.read_text())
+    for key in ("generated_at", "timestamp", "duration", "generated"):
+        report.pop(key, None)
+    return report
+
+
+def _ours(api: pykube.HTTPClient) -> list[str]:
+    """Every object an in-cluster run creates, in any namespace, still present."""
+    label, value = MANAGED_BY_LABEL
+    found = []
+    for kind in (pykube.Job, pykube.Pod, pykube.ServiceAccount, pykube.Role,
+                 pykube.RoleBinding, pykube.ConfigMap):
+        for obj in kind.objects(api, namespace=pykube.all).filter(selector={label: value}):
+            if obj.name.startswith(("floe-runner-", "floe-shard-")):
+                found.append(f"{kind.kind}/{obj.namespace}/{obj.name}")
+    return found
+
+
+def _compare_local_and_sharded(args: list[str | Path], cwd: Path, tmp_path: Path,
+                               env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the same selection here and in two shards; everything they report must agree.
+    Returns the sharded run."""
+    local = _pytest([*args, "--junitxml", tmp_path / "local.xml",
+                     "--traceability-report", tmp_path / "local.json"], cwd, env)
+    sharded = _pytest([*args, *IN_CLUSTER, "--junitxml", tmp_path / "sharded.xml",
+                       "--traceability-report", tmp_path / "sharded.json"], cwd, env)
+    output = sharded.stdout + sharded.stderr
+    assert sharded.returncode == local.returncode, output[-4000:]
+    assert _testcases(tmp_path / "sharded.xml") == _testcases(tmp_path / "local.xml"), output
+    assert (_without_timings(tmp_path / "sharded.json")
+            == _without_timings(tmp_path / "local.json")), output
+    assert "in-cluster: shard 0:" in output
+    assert "in-cluster: shard 1:" in output
+    return sharded
+
+
+def test_a_project_sharded_in_the_cluster_reports_what_a_local_run_reports(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    project = _write(tmp_path / "project", PROJECT)
+    sharded = _compare_local_and_sharded(["-k", "not deselected"], project, tmp_path,
+                                         _env(floe_cluster))
+    output = sharded.stdout + sharded.stderr
+    assert sharded.returncode == 1, output[-4000:]
+    assert "FAILED test_plain.py::test_fail - AssertionError: this test fails wherever" in output
+    assert "test_deselected_by_k" not in output
+    assert "1 failed, 5 passed, 1 skipped, 1 deselected" in output
+    assert "[shard " in output, "the pods' own output is streamed with the shard's prefix"
+    assert _ours(floe_cluster.api) == []
+
+
+def test_a_missing_runner_image_fails_at_once_with_the_pod_s_diagnosis(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    project = _write(tmp_path / "project", {"test_a.py": "def test_a():\n    pass\n"})
+    run = _pytest(["--floe-in-cluster", "--floe-runner-image",
+                   "localhost/floe-testing/no-such-runner:0", "--floe-ready-timeout", "900"],
+                  project, _env(floe_cluster))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output
+    # the fail-fast path (the kubelet's reason), not the start timeout
+    assert "its pod could not start (Err" in output or "(ImagePullBackOff)" in output, output
+    assert "container shard (localhost/floe-testing/no-such-runner:0)" in output
+    assert "FAILED test_a.py::test_a - floe-testing: shard 0 did not run this test" in output
+    assert _ours(floe_cluster.api) == []
+
+
+@pytest.mark.requirement("001-FR-051")
+def test_ctrl_c_while_the_shards_run_leaves_nothing_behind(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    project = _write(tmp_path / "project", {"test_wait.py": """
+        import threading
+
+
+        def test_waits_for_ever():
+            threading.Event().wait(600)
+    """})
+    api = floe_cluster.api
+    before = _kubectl_pids()
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *IN_CLUSTER],
+                           cwd=project, env=_env(floe_cluster), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        label, value = MANAGED_BY_LABEL
+
+        def test_is_running() -> bool:
+            for pod in pykube.Pod.objects(api, namespace=pykube.all).filter(
+                    selector={label: value}):
+                if pod.name.startswith("floe-shard-") and pod.obj["status"].get(
+                        "phase") == "Running":
+                    return "floe-testing-report" in pod.logs(container="shard")
+            return False
+
+        wait_for_condition(test_is_running, PollingConfig(
+            timeout=240, interval=1.0, description="the shard's test to be running"))
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=180)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, output[-4000:]
+    assert "KeyboardInterrupt" in output
+    assert _ours(api) == [], output[-4000:]
+    assert _kubectl_pids() <= before, "a kubectl the run started is still running"
+
+
+def _kubectl_pids() -> set[int]:
+    found = subprocess.run(["pgrep", "-x", "kubectl"], capture_output=True, text=True,
+                           check=False, timeout=30)
+    return {int(pid) for pid in found.stdout.split()}
+
+
+def test_the_example_suite_sharded_reports_what_it_reports_locally(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    sharded = _compare_local_and_sharded(["examples"], REPO, tmp_path, _env(floe_cluster))
+    assert sharded.returncode == 0, (sharded.stdout + sharded.stderr)[-4000:]
+    assert _ours(floe_cluster.api) == []
