@@ -37,6 +37,7 @@ from bench_cluster import (
     cluster_postgres,
 )
 from bench_common import REPO, RESULTS_DIR, BenchResult, log, run
+from bench_in_cluster import bench_in_cluster
 from bench_install import DEFAULT_VENV_CACHE, bench_per_run_cost
 from bench_local import bench_isolation, bench_polling, bench_unit_only
 
@@ -44,8 +45,9 @@ from floe_testing.cluster.manifests import parse_image_overrides
 from floe_testing.stack import PACKAGED_MANIFESTS
 
 BENCHES = ["port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm",
-           "unit-only", "per-run-cost", "polling", "isolation"]
-CLUSTER_BENCHES = {"port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm"}
+           "in-cluster", "unit-only", "per-run-cost", "polling", "isolation"]
+CLUSTER_BENCHES = {"port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm",
+                   "in-cluster"}
 WHOLE_STACK = ("postgres", "minio", "polaris", "dagster")
 LOCALKUBE = REPO.parent / "shared" / "localkube"
 LOCALKUBE_OVERRIDES = [
@@ -251,6 +253,9 @@ def main(argv: list[str]) -> int:
         "stack-warm": lambda r: bench_warm_rerun(
             r, get_cluster().with_manifests(PACKAGED_MANIFESTS, {}), args.runs,
             services=WHOLE_STACK, target=1.0),
+        # the example suite here, in 1 pod, in 2 pods (runner image from tests/images)
+        "in-cluster": lambda r: bench_in_cluster(
+            r, get_cluster().with_manifests(PACKAGED_MANIFESTS, {}), args.runs),
         "unit-only": lambda r: bench_unit_only(r, args.runs),
         "per-run-cost": lambda r: bench_per_run_cost(
             r, args.runs, venv_cache=args.venv_cache, fresh_venvs=args.fresh_venvs,

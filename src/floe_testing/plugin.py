@@ -165,7 +165,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     """``--floe-in-cluster``: the selected tests run in pods, and their reports come back here
     (``in_cluster.runner``); otherwise pytest's own loop."""
     settings = session.config.stash[IN_CLUSTER]
-    if (not settings.enabled or session.config.option.collectonly
+    if (not settings.enabled or session.config.option.collectonly or not session.items
             or (session.testsfailed and not session.config.option.continue_on_collection_errors)):
         return None  # pytest's loop: it stops a run whose collection failed, as usual
     from floe_testing.in_cluster.runner import run_in_cluster

@@ -189,9 +189,42 @@ def test_a_missing_runner_image_fails_at_once_with_the_pod_s_diagnosis(
     assert _ours(floe_cluster.api) == []
 
 
-@pytest.mark.requirement("001-FR-051")
-def test_ctrl_c_while_the_shards_run_leaves_nothing_behind(
+def test_a_pod_killed_for_its_memory_fails_the_tests_it_did_not_report(
     floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    project = _write(tmp_path / "project", {"test_memory.py": """
+        def test_small():
+            assert sum(range(10)) == 45
+
+
+        def test_takes_more_than_the_pod_may():
+            hoard = bytearray(3 * 1024 ** 3)  # past the shard's 1 GiB limit: OOM-killed
+            hoard[::4096] = b"x" * len(hoard[::4096])
+    """})
+    run = _pytest(["--junitxml", tmp_path / "junit.xml", *IN_CLUSTER], project,
+                  _env(floe_cluster))
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-4000:]
+    cases = {c["name"]: c for c in _testcases(tmp_path / "junit.xml")}
+    assert cases["test_small"]["children"] == [], "reported before the pod died: passed"
+    (failure,) = cases["test_takes_more_than_the_pod_may"]["children"]
+    assert failure[0] == "failure"
+    assert "did not run this test to its end: its pod ended (OOMKilled, exit code 137)" in (
+        failure[1].get("message", "") + failure[2]), failure
+    assert "container shard" in failure[2], "the pod's diagnosis comes with it"
+    assert _ours(floe_cluster.api) == []
+
+
+def _default_sigint() -> None:
+    # started in the background of a non-interactive shell, a process inherits SIGINT as
+    # ignored (and Python then never raises KeyboardInterrupt): a terminal's Ctrl-C, restored
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.requirement("001-FR-051")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_while_the_shards_run_leaves_nothing_behind(
+    floe_cluster: ClusterSession, tmp_path: Path, sig: signal.Signals
 ) -> None:
     project = _write(tmp_path / "project", {"test_wait.py": """
         import threading
@@ -202,9 +235,15 @@ def test_ctrl_c_while_the_shards_run_leaves_nothing_behind(
     """})
     api = floe_cluster.api
     before = _kubectl_pids()
-    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *IN_CLUSTER],
-                           cwd=project, env=_env(floe_cluster), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+    # a pod of an earlier run still terminating would be taken for this run's
+    wait_for_condition(lambda: _ours(api) == [], PollingConfig(
+        timeout=60, description="no in-cluster run's objects in the cluster"))
+    log = tmp_path / "output.txt"
+    with log.open("w") as out:
+        run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                                *IN_CLUSTER], cwd=project, env=_env(floe_cluster), stdout=out,
+                               stderr=subprocess.STDOUT, preexec_fn=_default_sigint)  # noqa: PLW1509
+    output = ""
     try:
         label, value = MANAGED_BY_LABEL
 
@@ -218,14 +257,16 @@ def test_ctrl_c_while_the_shards_run_leaves_nothing_behind(
 
         wait_for_condition(test_is_running, PollingConfig(
             timeout=240, interval=1.0, description="the shard's test to be running"))
-        run.send_signal(signal.SIGINT)
-        output, _ = run.communicate(timeout=180)
+        run.send_signal(sig)
+        run.wait(timeout=180)
     finally:
         if run.poll() is None:
             run.kill()
             run.wait()
+        output = log.read_text()
     assert run.returncode == pytest.ExitCode.INTERRUPTED, output[-4000:]
     assert "KeyboardInterrupt" in output
+    assert "in-cluster: delete the run's" in output
     assert _ours(api) == [], output[-4000:]
     assert _kubectl_pids() <= before, "a kubectl the run started is still running"
 

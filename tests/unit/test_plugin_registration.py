@@ -3,6 +3,9 @@ culprit without leaking secrets."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.unit
@@ -35,8 +38,14 @@ def test_help_shows_floe_and_pytest_kind_options(pytester: pytest.Pytester) -> N
     result = pytester.runpytest("--help")
     assert result.ret == 0
     for option in ("--floe-manifests", "--floe-image-override", "--floe-ready-timeout",
-                   "--keep-cluster", "--kind-bin"):
+                   "--keep-cluster", "--kind-bin", "--floe-in-cluster", "--floe-shards",
+                   "--floe-runner-image", "--floe-shard-timeout"):
         result.stdout.fnmatch_lines([f"*{option}*"])
+    # README and --help stay in step: every option of ours is documented there
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    ours = set(re.findall(r"--floe-[a-z-]+[a-z]", result.stdout.str()))
+    assert ours, "no --floe-* option in --help"
+    assert sorted(o for o in ours if f"`{o}" not in readme) == []
 
 
 @pytest.mark.requirement("001-FR-040")

@@ -22,6 +22,9 @@ from floe_testing.cluster.apply import MANAGED_BY_LABEL, RUN_LABEL
 from floe_testing.in_cluster import SHARD_ENV
 
 SHARD_LABEL = "floe-testing.dev/shard"
+#: the creating process (``floe-testing:<run>:<host>:<pid>``): a later run deletes the objects
+#: of a run that died (SIGKILL) without deleting them
+OWNER_ANNOTATION = "floe-testing.dev/owner"
 CODE_KEY = "code.tar.gz"
 #: where a pod finds the ConfigMap, and the directory it runs pytest in (the outer run's
 #: invocation directory, with the rootdir's files unpacked at the same relative place)
@@ -35,6 +38,10 @@ ARGS_ENV = "FLOE_SHARD_ARGS"
 ROOTDIR_ENV = "FLOE_SHARD_ROOTDIR"
 
 
+SHARD_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"},
+                   "limits": {"cpu": "1", "memory": "1Gi"}}
+
+
 def ids_key(index: int) -> str:
     """The ConfigMap key holding shard ``index``'s test ids, one per line."""
     return f"shard-{index}.txt"
@@ -46,6 +53,7 @@ class RunObjects:
 
     run_id: str
     namespace: str
+    owner_tag: str = ""
 
     @property
     def name(self) -> str:
@@ -61,7 +69,8 @@ class RunObjects:
         return {label: value, RUN_LABEL: self.run_id}
 
     def _meta(self, name: str, **extra: str) -> dict[str, Any]:
-        return {"name": name, "namespace": self.namespace, "labels": {**self.labels, **extra}}
+        return {"name": name, "namespace": self.namespace, "labels": {**self.labels, **extra},
+                "annotations": {OWNER_ANNOTATION: self.owner_tag}}
 
     def service_account(self) -> dict[str, Any]:
         return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": self._meta(self.name)}
@@ -121,6 +130,9 @@ class RunObjects:
                             "imagePullPolicy": "IfNotPresent",
                             "command": ["python", "-m", "floe_testing.in_cluster.pod"],
                             "env": env,
+                            # explicit: the stack namespace's LimitRange defaults (0.5 CPU,
+                            # 512 MiB) are sized for a service, not a test run
+                            "resources": SHARD_RESOURCES,
                             "volumeMounts": [
                                 {"name": "input", "mountPath": INPUT_DIR, "readOnly": True},
                                 {"name": "work", "mountPath": WORK_DIR}],

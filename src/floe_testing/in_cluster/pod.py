@@ -2,8 +2,10 @@
 
 Unpacks the project's files from the run's ConfigMap into the pod's scratch volume, at the
 place the rootdir has relative to the outer run's invocation directory (so paths in reports
-read as they do locally), and replaces itself with ``python -m pytest`` there: the shard's test
-ids (an ``@file`` argument), the options the outer run chose, and the project's own ini.
+read as they do locally), and runs ``python -m pytest`` there: the shard's test ids (an
+``@file`` argument), the options the outer run chose, and the project's own ini. It stays as
+the container's PID 1 and passes SIGTERM on: the kernel drops a signal PID 1 has no handler
+for, so a pytest in its place would ignore the pod's deletion until it is killed.
 pytest then loads the plugin, which sees ``FLOE_SHARD``: services by DNS with the pod's
 service account, the stack never applied or deleted, every report sent back framed in the log.
 """
@@ -12,8 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 
 from floe_testing.in_cluster import SHARD_ENV
 from floe_testing.in_cluster.code import unpack
@@ -47,9 +52,15 @@ def main() -> None:
     target.mkdir(parents=True, exist_ok=True)
     unpack((Path(INPUT_DIR) / CODE_KEY).read_bytes(), target)
     argv = pytest_argv(index, rootdir)
-    os.chdir(invocation)
     sys.stdout.flush()
-    os.execv(sys.executable, argv)  # noqa: S606 - argv is a list: no shell
+    child = subprocess.Popen(argv, cwd=invocation)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    sys.exit(child.wait())
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ ends.
 
 from __future__ import annotations
 
+import json
 import queue
 import re
 import threading
@@ -25,7 +26,7 @@ import pykube
 import pytest
 import requests
 
-from floe_testing.cluster.apply import RUN_LABEL
+from floe_testing.cluster.apply import MANAGED_BY_LABEL, RUN_LABEL
 from floe_testing.cluster.interrupts import finishing_before_interrupts
 from floe_testing.cluster.progress import Progress
 from floe_testing.cluster.readiness import diagnose, fatal_waiting_reason
@@ -33,7 +34,12 @@ from floe_testing.cluster.run import PLANNED, cluster_session
 from floe_testing.errors import FloeTestingError
 from floe_testing.in_cluster.code import code_archive
 from floe_testing.in_cluster.frames import FrameDecoder
-from floe_testing.in_cluster.objects import CONTAINER, INVOCATION_DIR, RunObjects
+from floe_testing.in_cluster.objects import (
+    CONTAINER,
+    INVOCATION_DIR,
+    OWNER_ANNOTATION,
+    RunObjects,
+)
 from floe_testing.in_cluster.settings import SHARD_EXIT, InClusterSettings
 from floe_testing.in_cluster.split import DURATIONS_CACHE_KEY, split
 from floe_testing.polling import (
@@ -43,7 +49,7 @@ from floe_testing.polling import (
     wait_for_condition,
 )
 from floe_testing.redaction import SECRET_VALUES
-from floe_testing.run_identity import RUN_ID
+from floe_testing.run_identity import RUN_ID, current_owner
 from floe_testing.service_directory import spec_of
 from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
 
@@ -61,7 +67,7 @@ _CLASSES: dict[str, type[pykube.objects.APIObject]] = {
 _POLL = 0.5
 #: a pod's progress letters: not repeated, the outer terminal shows each test as it reports
 _PROGRESS = re.compile(r"[.FEsxXpP]*\s*(\[\s*\d+%\])?")
-_GONE_TIMEOUT = 60.0
+_GONE_TIMEOUT = 120.0
 
 
 def worst(codes: list[int]) -> int:
@@ -87,6 +93,7 @@ class Shard:
     #: why the pod did not run its tests to the end (start failure, OOM, eviction, deadline)
     problem: str | None = None
     decoder: FrameDecoder = field(default_factory=FrameDecoder)
+    #: the followed log, read by its own thread; it ends with the pod
     stream: requests.Response | None = None
     started_tests: set[str] = field(default_factory=set)
     finished_tests: set[str] = field(default_factory=set)
@@ -113,7 +120,7 @@ class InClusterRun:
         self.settings = settings
         self.progress = Progress(self.config)
         self.cluster: ClusterSession = cluster_session(self.config)
-        self.objects = RunObjects(RUN_ID, DEFAULT_K8S_NAMESPACE)
+        self.objects = RunObjects(RUN_ID, DEFAULT_K8S_NAMESPACE, current_owner().tag())
         self.created: list[dict[str, Any]] = []
         self.items = {item.nodeid: item for item in session.items}
         self.shards: list[Shard] = []
@@ -152,6 +159,7 @@ class InClusterRun:
             f"in-cluster: {len(self.items)} tests in {len(groups)} shard(s) on "
             f"{self.settings.runner_image}; code {len(code) // 1024 + 1} KiB; split "
             f"{'by recorded durations' if durations else 'by count'}")
+        self._collect_leftovers(api)
         if pykube.Namespace.objects(api).get_or_none(name=self.objects.namespace) is None:
             self._create({"apiVersion": "v1", "kind": "Namespace",
                           "metadata": {"name": self.objects.namespace,
@@ -176,6 +184,26 @@ class InClusterRun:
                 self.config.invocation_params.dir).as_posix() or "."
         except ValueError:
             return "."
+
+    def _collect_leftovers(self, api: pykube.HTTPClient) -> None:
+        """The objects of in-cluster runs whose process died (killed before it could delete
+        them): found by their Jobs' owner annotation, deleted by their run label."""
+        from floe_testing.leftovers import dead, sweep
+
+        label, value = MANAGED_BY_LABEL
+        jobs = pykube.Job.objects(api, namespace=self.objects.namespace).filter(
+            selector={label: value})
+        runs = {job.labels.get(RUN_LABEL, ""): job.annotations.get(OWNER_ANNOTATION)
+                for job in jobs if job.name.startswith("floe-shard-")}
+
+        def remove(run_id: str) -> None:
+            for kind in (pykube.Job, pykube.ConfigMap, pykube.RoleBinding, pykube.Role,
+                         pykube.ServiceAccount, pykube.Pod):
+                for obj in kind.objects(api, namespace=self.objects.namespace).filter(
+                        selector={RUN_LABEL: run_id}):
+                    obj.delete(propagation_policy="Background")
+
+        sweep(self.config, "in-cluster runs", dead(runs.items()), remove)
 
     def _pod_pytest_args(self) -> list[str]:
         """Quiet pods (the reports come back framed; the outer terminal shows them), the
@@ -261,7 +289,7 @@ class InClusterRun:
                 for line in response.iter_lines(decode_unicode=True):
                     self.lines.put((shard.index, str(line)))
             except (requests.RequestException, AttributeError, ValueError):
-                pass  # closed by the main thread, or the connection ended: the pod says why
+                pass  # the connection ended (the pod was deleted, say): the pod says why
             finally:
                 self.lines.put((shard.index, None))
 
@@ -314,8 +342,6 @@ class InClusterRun:
         shard.ended_at = time.monotonic()
         shard.exit_code = code
         shard.problem = problem
-        if shard.stream is not None:
-            shard.stream.close()
         if problem is not None:
             self.progress.line(f"in-cluster: shard {shard.index} failed: {problem}")
             for test_id in shard.ids:
@@ -381,9 +407,8 @@ class InClusterRun:
     def _release(self) -> None:
         """Delete every object the run created, newest first, then wait until its pods are
         gone: nothing of the run outlives it."""
-        for shard in self.shards:
-            if shard.stream is not None:
-                shard.stream.close()
+        # The log streams are not closed here: closing a response blocks while its reader
+        # thread waits in a read (the buffer's lock); they end when the pods are deleted.
         if not self.created:
             return
         api = self.cluster.api
@@ -398,10 +423,24 @@ class InClusterRun:
                     selector={RUN_LABEL: self.objects.run_id}))
 
             for pod in pods():
-                pod.delete()
-            wait_for_condition(lambda: not pods(), PollingConfig(
-                timeout=_GONE_TIMEOUT, interval=_POLL,
-                description=f"the run's pods in {namespace} to be gone"))
+                _delete_pod(api, pod)
+            try:
+                wait_for_condition(lambda: not pods(), PollingConfig(
+                    timeout=_GONE_TIMEOUT, interval=_POLL,
+                    description=f"the run's pods in {namespace} to be gone"))
+            except PollingTimeoutError as exc:  # deleted: the kubelet is slow to finish
+                self.progress.line(f"in-cluster: {exc}; they are deleted and will go")
+
+
+def _delete_pod(api: pykube.HTTPClient, pod: pykube.Pod) -> None:
+    """A running pod gets its grace period (its pytest tears its fixtures down); one whose
+    container never ran (image missing, say) has nothing to stop and goes at once."""
+    statuses = pod.obj.get("status", {}).get("containerStatuses", [])
+    running = any("running" in (cs.get("state") or {}) for cs in statuses)
+    options = {"propagationPolicy": "Background", **({} if running else {"gracePeriodSeconds": 0})}
+    response = api.delete(**pod.api_kwargs(data=json.dumps(options)))
+    if response.status_code != 404:
+        api.raise_for_status(response)
 
 
 def run_in_cluster(session: pytest.Session, settings: InClusterSettings) -> None:

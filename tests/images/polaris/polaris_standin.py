@@ -72,6 +72,10 @@ class Catalog:
             "CATALOG_S3_SECRET__ACCESS__KEY": self.s3_config["s3.secret-access-key"],
             "CATALOG_CLIENT_REGION": self.s3_config["s3.region"],
             "AWS_REGION": self.s3_config["s3.region"],
+            # the server's JDBC catalog is an in-memory SQLite database per connection: with
+            # its default pool of 2, concurrent requests (two shards, xdist workers) reach a
+            # second, empty database ("Failed to get table"). One connection serialises them.
+            "CATALOG_CLIENTS": "1",
         }
         self.process = subprocess.Popen(["java", "-jar", BACKEND_JAR], env=env, text=True,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
