@@ -211,4 +211,5 @@ def test_the_run_exits_with_its_worst_shard() -> None:
     assert worst([0, 1, 5]) == 1
     assert worst([1, 2]) == 2
     assert worst([4, 3, 1]) == 3
+    assert worst([1, 137]) == 3, "a killed pod (137) is not a pytest exit code"
     assert worst([]) == 0

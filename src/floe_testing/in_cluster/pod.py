@@ -60,7 +60,8 @@ def main() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
-    sys.exit(child.wait())
+    code = child.wait()
+    sys.exit(128 - code if code < 0 else code)  # killed by signal N: 128 + N, as a shell says
 
 
 if __name__ == "__main__":

@@ -71,10 +71,10 @@ _GONE_TIMEOUT = 120.0
 
 
 def worst(codes: list[int]) -> int:
-    """The worst of pytest exit codes (unknown codes count as internal errors)."""
-    def rank(code: int) -> int:
-        return _SEVERITY.index(code) if code in _SEVERITY else len(_SEVERITY)
-    return max(codes, key=rank, default=0)
+    """The worst of pytest exit codes; a code pytest does not give (137: the pod was killed)
+    counts as an internal error."""
+    known = [code if code in _SEVERITY else pytest.ExitCode.INTERNAL_ERROR for code in codes]
+    return max(known, key=_SEVERITY.index, default=pytest.ExitCode.OK)
 
 
 @dataclass
