@@ -88,7 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[IN_CLUSTER] = load_in_cluster_settings(config)
     except FloeTestingError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if running_as_shard():
+    if running_as_shard() and not hasattr(config, "workerinput"):  # xdist: its controller
         from floe_testing.in_cluster.frames import ShardReportSender
 
         config.pluginmanager.register(ShardReportSender(config), "floe-testing-shard-reports")

@@ -93,8 +93,8 @@ class Shard:
     #: why the pod did not run its tests to the end (start failure, OOM, eviction, deadline)
     problem: str | None = None
     decoder: FrameDecoder = field(default_factory=FrameDecoder)
-    #: the followed log, read by its own thread; it ends with the pod
-    stream: requests.Response | None = None
+    #: its log is followed (by a thread of its own, until the pod ends)
+    following: bool = False
     started_tests: set[str] = field(default_factory=set)
     finished_tests: set[str] = field(default_factory=set)
 
@@ -223,18 +223,21 @@ class InClusterRun:
 
     def _follow(self) -> None:
         api = self.cluster.api
+        watched = 0.0
         while not all(s.done for s in self.shards):
             if self.session.shouldfail or self.session.shouldstop:
+                # -x / --maxfail, as here: the remaining tests are not run (nor failed)
                 why = self.session.shouldfail or self.session.shouldstop
                 self.progress.line(f"in-cluster: stopping the shards ({why})")
                 for shard in self.shards:
                     if not shard.done:
-                        self._end(shard, "stopped: the run stopped (--maxfail or -x)",
-                                  pytest.ExitCode.INTERRUPTED)
+                        self._end(shard, None, pytest.ExitCode.OK)
                 return
-            for shard in self.shards:
-                if not shard.done and shard.stream is None:
-                    self._watch_start(api, shard)
+            if time.monotonic() - watched >= _POLL:  # pods not yet followed: one look each
+                watched = time.monotonic()
+                for shard in self.shards:
+                    if not shard.done and not shard.following:
+                        self._watch_start(api, shard)
             try:
                 index, line = self.lines.get(timeout=_POLL)
             except queue.Empty:
@@ -256,8 +259,12 @@ class InClusterRun:
         waited = time.monotonic() - shard.created_at
         if pod is None:
             if waited > self.cluster.settings.ready_timeout:
-                self._end(shard, f"no pod for Job {shard.job} after {waited:.0f}s",
-                          pytest.ExitCode.INTERNAL_ERROR)
+                events = pykube.Event.objects(api, namespace=self.objects.namespace).filter(
+                    field_selector={"involvedObject.name": shard.job})
+                said = "".join(f"\n  event {e.obj.get('reason')}: {e.obj.get('message')}"
+                               for e in events)
+                self._end(shard, f"no pod for Job {shard.job} after {waited:.0f}s (a quota?)"
+                                 f"{said}", pytest.ExitCode.INTERNAL_ERROR)
             return
         shard.pod = pod.name
         status = pod.obj.get("status", {})
@@ -282,7 +289,7 @@ class InClusterRun:
             params={"follow": "true", "container": CONTAINER}, stream=True,
             timeout=(10, self.settings.shard_timeout + 60))
         response.raise_for_status()
-        shard.stream = response
+        shard.following = True
 
         def pump() -> None:
             try:
@@ -333,8 +340,11 @@ class InClusterRun:
         incomplete = [t for t in shard.ids if t not in shard.finished_tests]
         problem = None
         if incomplete:
+            hint = ("" if shard.first_report_at is not None else
+                    "\n(it reported nothing: does the runner image hold floe-testing and the "
+                    "tests' dependencies? README \"Running inside the cluster\")")
             problem = (f"its pod ended ({reason or 'no reason given'}, exit code {code}) before "
-                       f"reporting this test:\n{diagnose(api, pod) if pod else ''}")
+                       f"reporting this test:\n{diagnose(api, pod) if pod else ''}{hint}")
         self._end(shard, problem, code)
 
     def _end(self, shard: Shard, problem: str | None, code: int) -> None:
