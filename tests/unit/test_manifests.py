@@ -379,3 +379,25 @@ def test_desired_object_is_labelled_and_overridden() -> None:
     assert obj["metadata"]["labels"][MANAGED_BY_LABEL[0]] == MANAGED_BY_LABEL[1]
     assert obj["metadata"]["annotations"][DEPENDS_ON_ANNOTATION] == "postgres"
     assert "mirror.local/curl:8" in images(obj)
+
+
+@pytest.mark.requirement("001-FR-006")
+def test_a_changed_config_map_changes_the_workloads_that_read_it() -> None:
+    """Replacing the Dagster code location on a running stack must restart the webserver:
+    its pod template carries the digest of what it reads, so its applied hash changes."""
+    from floe_testing.cluster.manifests import CONFIG_DIGEST_ANNOTATION, load_layers
+    from floe_testing.stack import PACKAGED_MANIFESTS
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "stack"
+
+    def digests(extras: list[Path]) -> dict[str, str | None]:
+        return {d.name: (d.obj["spec"]["template"].get("metadata") or {}).get(
+                    "annotations", {}).get(CONFIG_DIGEST_ANNOTATION)
+                for d in load_layers(PACKAGED_MANIFESTS, extras)
+                if d.kind in ("Deployment", "Job")}
+
+    packaged, with_examples = digests([]), digests([examples])
+    assert packaged["dagster-webserver"] is not None
+    assert with_examples["dagster-webserver"] != packaged["dagster-webserver"]
+    assert with_examples["postgres"] == packaged["postgres"], "postgres reads nothing changed"
+    assert digests([]) == packaged, "the digest is stable"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,8 @@ KIND_ORDER = [
     "PersistentVolumeClaim", "Service", "Deployment", "StatefulSet", "DaemonSet",
     "ReplicaSet", "Pod", "Job", "CronJob", "Ingress",
 ]
+#: on a workload's pod template: the digest of the ConfigMaps and Secrets it reads
+CONFIG_DIGEST_ANNOTATION = "floe-testing.dev/config-digest"
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "Pod"})
 DEPENDS_ON_ANNOTATION = "floe-testing.dev/depends-on"
 _UNLISTED_RANK = KIND_ORDER.index("Service") + 0.5
@@ -114,7 +118,61 @@ def load_layers(base: Path, extras: Iterable[Path] = ()) -> list[ManifestDoc]:
                 docs[at[doc.identity]] = doc
             else:
                 docs.append(doc)
+    stamp_config_digests(docs)
     return docs
+
+
+def _config_refs(pod_spec: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The (kind, name) of every ConfigMap and Secret a pod spec reads."""
+    refs: set[tuple[str, str]] = set()
+    for volume in pod_spec.get("volumes") or []:
+        if (volume.get("configMap") or {}).get("name"):
+            refs.add(("ConfigMap", volume["configMap"]["name"]))
+        if (volume.get("secret") or {}).get("secretName"):
+            refs.add(("Secret", volume["secret"]["secretName"]))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            for kind, key in (("ConfigMap", "configMap"), ("Secret", "secret")):
+                if (source.get(key) or {}).get("name"):
+                    refs.add((kind, source[key]["name"]))
+    for key in ("initContainers", "containers"):
+        for container in pod_spec.get(key) or []:
+            for source in container.get("envFrom") or []:
+                for kind, ref in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                    if (source.get(ref) or {}).get("name"):
+                        refs.add((kind, source[ref]["name"]))
+            for env in container.get("env") or []:
+                value_from = env.get("valueFrom") or {}
+                for kind, ref in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
+                    if (value_from.get(ref) or {}).get("name"):
+                        refs.add((kind, value_from[ref]["name"]))
+    return refs
+
+
+def stamp_config_digests(docs: list[ManifestDoc]) -> None:
+    """Give each workload's pod template the digest of the ConfigMaps and Secrets (of these
+    manifests) it reads, so a changed one changes the workload too: applied to a running stack
+    (a kept cluster, a project replacing the Dagster code location), the workload is updated
+    and its pods restart with the new content instead of keeping the old one."""
+    contents = {(d.kind, d.namespace or "default", d.name):
+                {k: d.obj.get(k) for k in ("data", "binaryData", "stringData")}
+                for d in docs if d.kind in ("ConfigMap", "Secret")}
+    for doc in docs:
+        if doc.kind not in WORKLOAD_KINDS - {"Pod"}:
+            continue
+        for pod_spec in _pod_specs(doc.obj):
+            namespace = doc.namespace or "default"
+            read = sorted((kind, name) for kind, name in _config_refs(pod_spec)
+                          if (kind, namespace, name) in contents)
+            if not read:
+                continue
+            digest = hashlib.sha256(json.dumps(
+                [contents[(kind, namespace, name)] for kind, name in read],
+                sort_keys=True).encode()).hexdigest()[:16]
+            template = doc.obj["spec"]["template"]
+            metadata = template.setdefault("metadata", {}) or {}
+            template["metadata"] = metadata
+            metadata["annotations"] = {**(metadata.get("annotations") or {}),
+                                       CONFIG_DIGEST_ANNOTATION: digest}
 
 
 def _load_file(path: Path) -> Iterator[ManifestDoc]:

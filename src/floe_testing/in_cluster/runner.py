@@ -257,14 +257,14 @@ class InClusterRun:
         """Until the shard's container runs: fail fast when it cannot start, then stream."""
         pod = self._pod(api, shard)
         waited = time.monotonic() - shard.created_at
-        if pod is None:
-            if waited > self.cluster.settings.ready_timeout:
+        if pod is None:  # may wait for the namespace's quota while other shards run
+            if waited > self.settings.shard_timeout:
                 events = pykube.Event.objects(api, namespace=self.objects.namespace).filter(
                     field_selector={"involvedObject.name": shard.job})
                 said = "".join(f"\n  event {e.obj.get('reason')}: {e.obj.get('message')}"
                                for e in events)
-                self._end(shard, f"no pod for Job {shard.job} after {waited:.0f}s (a quota?)"
-                                 f"{said}", pytest.ExitCode.INTERNAL_ERROR)
+                self._end(shard, f"no pod for Job {shard.job} after {waited:.0f}s "
+                                 f"(--floe-shard-timeout){said}", pytest.ExitCode.INTERNAL_ERROR)
             return
         shard.pod = pod.name
         status = pod.obj.get("status", {})
