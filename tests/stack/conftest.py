@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 
 
 #: runs last: the example suite it runs replaces the stack's Dagster code location
-RUNS_LAST = HERE / "test_in_cluster.py"
+RUNS_LAST = HERE / "test_sharded_runs.py"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,6 +1,6 @@
 """``--floe-in-cluster``, its pure parts: options, the split, the code archive, the frames a pod
 sends its reports in, the objects of a run. The run itself, on a real cluster, is in
-``tests/stack/test_in_cluster.py``."""
+``tests/stack/test_sharded_runs.py``."""
 
 from __future__ import annotations
 

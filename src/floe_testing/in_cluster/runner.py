@@ -90,8 +90,6 @@ class Shard:
     first_report_at: float | None = None
     ended_at: float | None = None
     exit_code: int | None = None
-    #: why the pod did not run its tests to the end (start failure, OOM, eviction, deadline)
-    problem: str | None = None
     decoder: FrameDecoder = field(default_factory=FrameDecoder)
     #: its log is followed (by a thread of its own, until the pod ends)
     following: bool = False
@@ -351,7 +349,6 @@ class InClusterRun:
         """Mark the shard done; every test it did not report fails with ``problem``."""
         shard.ended_at = time.monotonic()
         shard.exit_code = code
-        shard.problem = problem
         if problem is not None:
             self.progress.line(f"in-cluster: shard {shard.index} failed: {problem}")
             for test_id in shard.ids:
@@ -399,18 +396,20 @@ class InClusterRun:
         shard.finished_tests.add(test_id)
         hook.pytest_runtest_logfinish(nodeid=test_id, location=location)
 
-    def _recorded_durations(self) -> dict[str, float]:
+    def _cached_durations(self) -> dict[str, float]:
+        """Durations recorded by earlier in-cluster runs (none without pytest's cache)."""
         cache = getattr(self.config, "cache", None)
         found = cache.get(DURATIONS_CACHE_KEY, {}) if cache is not None else {}
-        return {k: float(v) for k, v in found.items() if k in self.items} if isinstance(
-            found, dict) else {}
+        return ({str(k): float(v) for k, v in found.items()} if isinstance(found, dict)
+                else {})
+
+    def _recorded_durations(self) -> dict[str, float]:
+        return {k: v for k, v in self._cached_durations().items() if k in self.items}
 
     def _save_durations(self) -> None:
         cache = getattr(self.config, "cache", None)
         if cache is not None and self.durations:
-            found = cache.get(DURATIONS_CACHE_KEY, {})
-            cache.set(DURATIONS_CACHE_KEY, {**(found if isinstance(found, dict) else {}),
-                                            **self.durations})
+            cache.set(DURATIONS_CACHE_KEY, {**self._cached_durations(), **self.durations})
 
     # -- release ---------------------------------------------------------------------------
 

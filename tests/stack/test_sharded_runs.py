@@ -173,6 +173,35 @@ def test_a_project_sharded_in_the_cluster_reports_what_a_local_run_reports(
     assert _ours(floe_cluster.api) == []
 
 
+def test_the_next_run_balances_the_shards_by_the_durations_recorded(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    project = _write(tmp_path / "project", {"test_times.py": """
+        import threading
+
+        import pytest
+
+
+        def test_slow():
+            threading.Event().wait(4)
+
+
+        @pytest.mark.parametrize("n", range(5))
+        def test_quick(n):
+            assert n >= 0
+    """})
+    args = [sys.executable, "-m", "pytest", *IN_CLUSTER]  # pytest's cache on: it keeps them
+    runs = [subprocess.run(args, cwd=project, env=_env(floe_cluster), capture_output=True,
+                           text=True, timeout=600, check=False) for _ in range(2)]
+    first, second = (run.stdout + run.stderr for run in runs)
+    assert all(run.returncode == 0 for run in runs), first[-3000:] + second[-3000:]
+    assert "split by count" in first
+    assert "in-cluster: shard 0: 3 tests" in first, first  # 6 tests by count: 3 + 3
+    assert "split by recorded durations" in second
+    assert "in-cluster: shard 0: 1 tests" in second, second  # the slow one is a shard's worth
+    assert "in-cluster: shard 1: 5 tests" in second, second
+
+
 def test_a_missing_runner_image_fails_at_once_with_the_pod_s_diagnosis(
     floe_cluster: ClusterSession, tmp_path: Path
 ) -> None:
