@@ -202,6 +202,32 @@ def test_the_next_run_balances_the_shards_by_the_durations_recorded(
     assert "in-cluster: shard 1: 5 tests" in second, second
 
 
+def test_exitfirst_stops_the_shards_without_failing_what_they_did_not_run(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    project = _write(tmp_path / "project", {"test_stop.py": """
+        import threading
+
+        import pytest
+
+
+        def test_fails_first():
+            raise AssertionError("the first failure stops the run")
+
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_after_it(n):
+            threading.Event().wait(2)  # still running when the other shard fails
+    """})
+    run = _pytest(["-x", *IN_CLUSTER], project, _env(floe_cluster))
+    output = run.stdout + run.stderr
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, output[-4000:]
+    assert "FAILED test_stop.py::test_fails_first" in output
+    assert "1 failed" in output
+    assert "did not run this test" not in output, "tests -x did not run are not failures"
+    assert _ours(floe_cluster.api) == []
+
+
 def test_a_missing_runner_image_fails_at_once_with_the_pod_s_diagnosis(
     floe_cluster: ClusterSession, tmp_path: Path
 ) -> None:

@@ -106,7 +106,8 @@ class Shard:
             return f"{t - self.created_at:.1f}s" if t is not None else "-"
         return (f"{len(self.ids)} tests; pod running after {since(self.running_at)}, first "
                 f"result after {since(self.first_report_at)}, done after "
-                f"{since(self.ended_at)}; exit {self.exit_code}")
+                f"{since(self.ended_at)}; "
+                + (f"exit {self.exit_code}" if self.exit_code is not None else "stopped"))
 
 
 class InClusterRun:
@@ -137,7 +138,7 @@ class InClusterRun:
             with finishing_before_interrupts():
                 self._release()
         self._save_durations()
-        return worst([s.exit_code if s.exit_code is not None else 1 for s in self.shards])
+        return worst([s.exit_code for s in self.shards if s.exit_code is not None])
 
     def _start(self) -> None:
         planned = self.config.stash[PLANNED]
@@ -229,7 +230,7 @@ class InClusterRun:
                 self.progress.line(f"in-cluster: stopping the shards ({why})")
                 for shard in self.shards:
                     if not shard.done:
-                        self._end(shard, None, pytest.ExitCode.OK)
+                        self._end(shard, None, None)
                 return
             if time.monotonic() - watched >= _POLL:  # pods not yet followed: one look each
                 watched = time.monotonic()
@@ -345,8 +346,9 @@ class InClusterRun:
                        f"reporting this test:\n{diagnose(api, pod) if pod else ''}{hint}")
         self._end(shard, problem, code)
 
-    def _end(self, shard: Shard, problem: str | None, code: int) -> None:
-        """Mark the shard done; every test it did not report fails with ``problem``."""
+    def _end(self, shard: Shard, problem: str | None, code: int | None) -> None:
+        """Mark the shard done (``code`` None: stopped by the run); every test it did not
+        report fails with ``problem``."""
         shard.ended_at = time.monotonic()
         shard.exit_code = code
         if problem is not None:
