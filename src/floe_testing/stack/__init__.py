@@ -1,6 +1,7 @@
 """The default stack shipped with the package: its manifests and the payloads they run.
 
-``manifests/`` holds one file per component (PostgreSQL, MinIO, Polaris, Dagster and the
+``manifests/`` holds one file per component (its source is the repository's top-level
+``manifests/``; ``stack/manifests`` links to it, and the wheel carries a copy) (PostgreSQL, MinIO, Polaris, Dagster and the
 namespace); the Polaris bootstrap (:mod:`floe_testing.stack.polaris_bootstrap`) is the payload
 of a Kubernetes Job, carried verbatim in a ConfigMap of ``manifests/polaris.yaml``, and the
 Dagster code location is a ConfigMap of ``manifests/dagster.yaml``. A project uses this stack
@@ -11,5 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: The packaged manifests directory (package data, installed with the wheel).
+#: The packaged manifests directory (package data, installed with the wheel; in a checkout, the
+#: link to the repository's ``manifests/``).
 PACKAGED_MANIFESTS = Path(__file__).resolve().parent / "manifests"
