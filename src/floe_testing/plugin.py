@@ -91,7 +91,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if running_as_shard() and not hasattr(config, "workerinput"):  # xdist: its controller
         from floe_testing.in_cluster.frames import ShardReportSender
 
-        config.pluginmanager.register(ShardReportSender(config), "floe-testing-shard-reports")
+        config.pluginmanager.register(ShardReportSender.from_environment(config),
+                                      "floe-testing-shard-reports")
     config.stash[PLANNED] = set()
     directory = ServiceDirectory(lambda: cluster_session(config))
     config.stash[SERVICE_DIRECTORY] = directory
@@ -188,7 +189,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     shard_exit = config.stash.get(SHARD_EXIT, None)
     if shard_exit is not None:
-        from floe_testing.in_cluster.runner import worst
+        from floe_testing.in_cluster.exit_codes import worst
 
         session.exitstatus = worst([session.exitstatus, shard_exit])
     if not end_cluster_session(config) and session.exitstatus == pytest.ExitCode.OK:

@@ -78,10 +78,18 @@ def _add_in_cluster_options(parser: pytest.Parser) -> None:
                     default=None, metavar="SECONDS",
                     help="with --floe-in-cluster: Kubernetes ends a shard's pod after this "
                          "long (ini floe_shard_timeout, env FLOE_SHARD_TIMEOUT; default 3600)")
+    group.addoption("--floe-ship-file", dest="floe_ship_file", action="append", default=[],
+                    metavar="PATTERN",
+                    help="with --floe-in-cluster: also ship files matching this .gitignore-"
+                         "style pattern to the pods (only what git tracks travels otherwise, and "
+                         "nothing that looks like a secret unless named here); repeatable (ini "
+                         "floe_ship_files, env FLOE_SHIP_FILES, os.pathsep-separated)")
     parser.addini("floe_in_cluster", "run the tests inside the cluster (true/false)")
     parser.addini("floe_shards", "number of pods the tests are split across")
     parser.addini("floe_runner_image", "image of the test pods")
     parser.addini("floe_shard_timeout", "seconds a shard's pod may run")
+    parser.addini("floe_ship_files", "files shipped to the pods beyond what git tracks, one "
+                  ".gitignore-style pattern per line", type="linelist")
 
 
 def _add_pytest_kind_options(parser: pytest.Parser) -> None:

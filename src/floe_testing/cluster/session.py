@@ -195,8 +195,9 @@ class ClusterSession:
                            ) -> list[tuple[str, str]]:
         """A report section per service (for a failed test that used them): its pods'
         state, recent events and last log lines, so the server side of the failure is one
-        scroll away. Nothing before the cluster has started."""
-        if not self.started:
+        scroll away. Nothing before the cluster has started, nor in a shard pod (which may not
+        read other pods: the outer run adds the diagnosis to the reports it replays)."""
+        if not self.started or self.settings.stack_provided:
             return []
         sections = []
         for requirement in sorted(requirements, key=lambda r: r.name):

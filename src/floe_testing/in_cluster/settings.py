@@ -32,6 +32,9 @@ class InClusterSettings:
     runner_image: str = ""
     shard_timeout: float = DEFAULT_SHARD_TIMEOUT
     code_limit: int = DEFAULT_CODE_LIMIT
+    #: ``.gitignore``-style patterns of files shipped to the pods although git does not track
+    #: them or they look like secrets (``--floe-ship-file``)
+    ship_files: tuple[str, ...] = ()
 
 
 def _first(config: pytest.Config, option: str, ini: str, env: str) -> tuple[str, str] | None:
@@ -45,6 +48,16 @@ def _first(config: pytest.Config, option: str, ini: str, env: str) -> tuple[str,
     if env in os.environ:
         return os.environ[env], f"env {env}"
     return None
+
+
+def _listed(config: pytest.Config, option: str, ini: str, env: str) -> tuple[str, ...]:
+    """Every entry of a repeatable option, its ini key (a line each) and its env var
+    (``os.pathsep``-separated): they add up."""
+    found = [e for e in os.environ.get(env, "").split(os.pathsep) if e.strip()]
+    found += [str(e) for e in config.getini(ini) or [] if str(e).strip()]
+    found += [str(e) for e in config.getoption(option.lstrip("-").replace("-", "_"), None) or []
+              if str(e).strip()]
+    return tuple(e.strip() for e in found)
 
 
 def _flag(found: tuple[str, str] | None) -> bool:
@@ -96,4 +109,6 @@ def load_in_cluster_settings(config: pytest.Config) -> InClusterSettings:
             "(to use xdist inside each pod, set PYTEST_ADDOPTS='-n auto' in the runner image).")
     return InClusterSettings(enabled=enabled, shards=shards,
                              runner_image=image[0].strip() if image else "",
-                             shard_timeout=timeout)
+                             shard_timeout=timeout,
+                             ship_files=_listed(config, "--floe-ship-file", "floe_ship_files",
+                                                "FLOE_SHIP_FILES"))
