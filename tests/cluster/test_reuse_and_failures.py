@@ -176,3 +176,62 @@ def test_unreachable_kubeconfig_fails_in_seconds_naming_context_and_server(
         f"*The cluster in {kubeconfig} (KUBECONFIG) is unreachable: context 'dead-ctx', "
         "server https://127.0.0.1:1*"])
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.requirement("001-FR-052", "001-FR-064")
+def test_the_sweep_of_dead_in_cluster_runs_deletes_only_what_such_a_run_creates(
+        pytester: pytest.Pytester, live_cluster: Path) -> None:
+    """A SIGKILLed in-cluster run leaves its objects; the stack it provisioned carries the same
+    run id under the stack's label, and a user's objects may carry anything. The next run's
+    sweep deletes the dead run's own objects and nothing else."""
+    import pykube
+
+    from floe_testing.cluster.apply import RUN_LABEL
+    from floe_testing.in_cluster.objects import RunObjects
+    from floe_testing.in_cluster.sweep import collect_dead_runs
+    from floe_testing.run_identity import Owner, current_owner, process_space
+
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    me = current_owner()
+    dead_run = RunObjects("deadrun00001", "default",
+                          Owner("deadrun00001", me.host, finished.pid, process_space()).tag())
+    live_run = RunObjects("liverun00001", "default", me.tag())
+    api = pykube.HTTPClient(pykube.KubeConfig.from_file(str(live_cluster)), timeout=30)
+
+    def job(objects: RunObjects) -> dict[str, object]:
+        spec = objects.job(0, 1, image="localhost/localkube/busybox:1.35.0", pytest_args=[],
+                           rootdir=".", deadline=60, nonce="0" * 32)
+        spec["spec"]["suspend"] = True  # type: ignore[index]  # 1.21+: on 1.20 a pod starts
+        return spec
+
+    made: list[pykube.objects.APIObject] = []
+    for objects in (dead_run, live_run):
+        for obj, cls in ((objects.service_account(), pykube.ServiceAccount),
+                         (objects.role(["x"]), pykube.Role),
+                         (objects.role_binding(), pykube.RoleBinding),
+                         (objects.config_map(b"", [["t"]]), pykube.ConfigMap),
+                         (job(objects), pykube.Job)):
+            made.append(cls(api, obj))
+    # the stack of the dead run (the stack's run label, the same id) and a user's objects
+    stack_labels = {RUN_LABEL: "deadrun00001"}
+    for name, cls in (("stack-config", pykube.ConfigMap), ("stack-account", pykube.ServiceAccount),
+                      ("floe-runner-deadrun00001-mine", pykube.ConfigMap)):
+        made.append(cls(api, {"apiVersion": "v1", "kind": cls.kind,
+                              "metadata": {"name": name, "namespace": "default",
+                                           "labels": stack_labels}}))
+    for obj in made:
+        obj.create()
+    try:
+        collect_dead_runs(pytester.parseconfigure(), api, "default")
+        remaining = {(o.kind, o.name) for o in made if o.exists()}
+        assert remaining == {(o.kind, o.name) for o in made
+                             if "deadrun00001" not in o.name or o.name.endswith("-mine")
+                             or o.name.startswith("stack-")}
+        assert ("ConfigMap", "stack-config") in remaining
+        assert ("Job", live_run.job_name(0)) in remaining, "a live run is never swept"
+        assert ("Job", dead_run.job_name(0)) not in remaining
+    finally:
+        for obj in made:
+            if obj.exists():
+                obj.delete(propagation_policy="Background")
