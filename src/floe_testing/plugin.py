@@ -50,8 +50,8 @@ from floe_testing.fixtures.postgres import (
     postgres_config,
     postgres_connection,
 )
-from floe_testing.in_cluster import running_as_shard
 from floe_testing.in_cluster.settings import IN_CLUSTER, SHARD_EXIT, load_in_cluster_settings
+from floe_testing.location import running_as_shard
 from floe_testing.planning import needed_services
 from floe_testing.redaction import SECRET_VALUES
 

@@ -4,8 +4,8 @@ There are three answers, each defined once:
 
 * an env var names the service's endpoint (``POSTGRES_HOST``, ...): the user's own server,
   and no cluster work for it;
-* in-cluster mode (:func:`in_cluster_mode`: no kubeconfig named and running in a pod): the
-  Service's DNS name; the cluster session provisions and answers with it, no forward;
+* in-cluster mode (:func:`~floe_testing.location.in_cluster_mode`: no kubeconfig named and
+  running in a pod): the Service's DNS name; the cluster session provisions and answers with it, no forward;
 * otherwise the cluster session: provisioned on first need, reached through a forward whose
   local address never changes for the session.
 
@@ -24,12 +24,12 @@ import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 from floe_testing.errors import ConfigError, InfrastructureError
+from floe_testing.location import in_cluster_mode
 from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE, SERVICE_SPECS, ServiceSpec
 
 if TYPE_CHECKING:
@@ -37,13 +37,6 @@ if TYPE_CHECKING:
 
 #: how a forwarded address is described (messages and the PostgreSQL retry rule)
 FORWARD = "port-forward"
-
-
-def in_cluster_mode(kubeconfig: Path | None) -> bool:
-    """The one definition of "running inside a cluster": in a pod (the kubelet sets
-    ``KUBERNETES_SERVICE_HOST``) with no kubeconfig named. A named kubeconfig wins, because it
-    may well point at another cluster than the pod's."""
-    return kubeconfig is None and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from floe_testing.cluster.settings import load_settings
-from floe_testing.service_directory import Endpoint, ServiceDirectory, in_cluster_mode
+from floe_testing.location import in_cluster_mode
+from floe_testing.service_directory import Endpoint, ServiceDirectory
 from support.directories import table_directory
 
 pytestmark = [pytest.mark.unit, pytest.mark.requirement("001-FR-010")]

@@ -26,7 +26,8 @@ from floe_testing.cluster.kind import KindClusterOfRun
 from floe_testing.cluster.kubeconfig import ClusterAccess, connect, connect_in_cluster
 from floe_testing.cluster.port_forward import PortForward
 from floe_testing.cluster.progress import Progress
-from floe_testing.cluster.release import ClusterRecord, manual_cleanup_hint, release
+from floe_testing.cluster.records import ClusterRecord
+from floe_testing.cluster.release import manual_cleanup_hint, release
 from floe_testing.cluster.settings import ClusterSettings
 from floe_testing.cluster.shared_run import SharedRun
 from floe_testing.cluster.stack import Stack

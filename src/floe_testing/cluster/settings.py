@@ -18,8 +18,7 @@ from floe_testing.cluster.options import (
     PYTEST_KIND_DEFAULT_NAME,
 )
 from floe_testing.errors import ConfigError
-from floe_testing.in_cluster import running_as_shard
-from floe_testing.service_directory import in_cluster_mode
+from floe_testing.location import in_cluster_mode, running_as_shard
 
 
 @dataclass(frozen=True)

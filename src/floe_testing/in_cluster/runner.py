@@ -23,6 +23,7 @@ import pykube
 import pytest
 
 from floe_testing.cluster.interrupts import finishing_before_interrupts
+from floe_testing.cluster.kinds import of_object
 from floe_testing.cluster.progress import Progress
 from floe_testing.cluster.run import PLANNED, cluster_session
 from floe_testing.errors import ConfigError, FloeTestingError
@@ -47,10 +48,6 @@ from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
 if TYPE_CHECKING:
     from floe_testing.cluster.session import ClusterSession
 
-_CLASSES: dict[str, type[pykube.objects.APIObject]] = {
-    "Namespace": pykube.Namespace, "ServiceAccount": pykube.ServiceAccount,
-    "Role": pykube.Role, "RoleBinding": pykube.RoleBinding, "ConfigMap": pykube.ConfigMap,
-    "Job": pykube.Job}
 #: a pod's progress letters: not repeated, the outer terminal shows each test as it reports
 _PROGRESS = re.compile(r"[.FEsxXpP]*\s*(\[\s*\d+%\])?")
 _GONE_TIMEOUT = 120.0
@@ -174,7 +171,7 @@ class InClusterRun:
         return args
 
     def _create(self, obj: dict[str, Any]) -> None:
-        _CLASSES[obj["kind"]](self.cluster.api, obj).create()
+        of_object(self.cluster.api, obj).create()
         self.created.append(obj)
 
     def _diagnosis(self, item: pytest.Item) -> list[tuple[str, str]]:
@@ -249,7 +246,7 @@ class InClusterRun:
         namespace = self.objects.namespace
         with self.progress.step(f"in-cluster: delete the run's {len(self.created)} objects"):
             for obj in reversed(self.created):
-                _CLASSES[obj["kind"]](api, obj).delete(propagation_policy="Background")
+                of_object(api, obj).delete(propagation_policy="Background")
             self.created = []
 
             def pods() -> list[pykube.Pod]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from floe_testing.errors import ConfigError
-from floe_testing.in_cluster import running_as_shard
+from floe_testing.location import running_as_shard
 
 DEFAULT_SHARD_TIMEOUT = 3600.0
 #: a ConfigMap holds at most 1 MiB; the shard lists and metadata need the rest
