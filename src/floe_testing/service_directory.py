@@ -5,7 +5,8 @@ There are three answers, each defined once:
 * an env var names the service's endpoint (``POSTGRES_HOST``, ...): the user's own server,
   and no cluster work for it;
 * in-cluster mode (:func:`~floe_testing.location.in_cluster_mode`: no kubeconfig named and
-  running in a pod): the Service's DNS name; the cluster session provisions and answers with it, no forward;
+  running in a pod): the Service's DNS name; the cluster session provisions and answers
+  with it, no forward;
 * otherwise the cluster session: provisioned on first need, reached through a forward whose
   local address never changes for the session.
 
