@@ -50,7 +50,12 @@ from floe_testing.fixtures.postgres import (
     postgres_config,
     postgres_connection,
 )
-from floe_testing.in_cluster.settings import IN_CLUSTER, SHARD_EXIT, load_in_cluster_settings
+from floe_testing.in_cluster.options import add_in_cluster_options
+from floe_testing.in_cluster.settings import (
+    IN_CLUSTER_SETTINGS,
+    SHARD_EXIT,
+    load_in_cluster_settings,
+)
 from floe_testing.location import running_as_shard
 from floe_testing.planning import needed_services
 from floe_testing.redaction import SECRET_VALUES
@@ -68,6 +73,7 @@ _DIRECTORY_TOKEN = pytest.StashKey[Any]()
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     add_options(parser, pytest_kind_blocked=pluginmanager.is_blocked("pytest-kind"))
+    add_in_cluster_options(parser)
     traceability.add_options(parser)
 
 
@@ -85,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
     traceability.configure(config)
     try:
         config.stash[SETTINGS] = load_settings(config, resolve_kubectl=False)
-        config.stash[IN_CLUSTER] = load_in_cluster_settings(config)
+        config.stash[IN_CLUSTER_SETTINGS] = load_in_cluster_settings(config)
     except FloeTestingError as exc:
         raise pytest.UsageError(str(exc)) from None
     if running_as_shard() and not hasattr(config, "workerinput"):  # xdist: its controller
@@ -165,7 +171,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
     """``--floe-in-cluster``: the selected tests run in pods, and their reports come back here
     (``in_cluster.runner``); otherwise pytest's own loop."""
-    settings = session.config.stash[IN_CLUSTER]
+    settings = session.config.stash[IN_CLUSTER_SETTINGS]
     if (not settings.enabled or session.config.option.collectonly or not session.items
             or (session.testsfailed and not session.config.option.continue_on_collection_errors)):
         return None  # pytest's loop: it stops a run whose collection failed, as usual

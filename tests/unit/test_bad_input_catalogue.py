@@ -571,7 +571,7 @@ def test_bad_image_override(pytester: pytest.Pytester, needs: str) -> None:
 @pytest.mark.requirement("001-FR-053")
 @pytest.mark.parametrize(("env", "args", "culprit"), [
     ("abc", (), "env FLOE_READY_TIMEOUT: 'abc' is not a number of seconds"),
-    (None, ("--floe-ready-timeout=-5",), "--floe-ready-timeout: '-5.0' must be positive"),
+    (None, ("--floe-ready-timeout=-5",), "--floe-ready-timeout: '-5' must be positive"),
 ])
 def test_bad_ready_timeout(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
                            env: str | None, args: tuple[str, ...], culprit: str) -> None:
