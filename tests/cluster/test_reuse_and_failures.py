@@ -98,7 +98,7 @@ def test_killed_forward_is_restarted_and_next_query_succeeds(
     pytester.makepyfile(test_kill="""
         import os, signal
         import psycopg2
-        from floe_testing.fixtures.postgres import connect
+        from floe_testing.services.postgres.helper import connect
         from floe_testing import PollingConfig, wait_for_condition
 
         def test_forward_survives_kill(floe_cluster, postgres_config):
@@ -130,7 +130,7 @@ def test_forward_recovers_when_its_pod_is_replaced(
     pytester.makepyfile(test_pod="""
         import pykube
         from floe_testing import PollingConfig, wait_for_condition
-        from floe_testing.fixtures.postgres import connect
+        from floe_testing.services.postgres.helper import connect
 
         def started(config):
             conn = connect(config)  # the same address before and after the restart

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from floe_testing.fixtures.dagster import run_dagster_job
 from floe_testing.polling import PollingConfig
+from floe_testing.services.dagster.helper import run_dagster_job
 
 if TYPE_CHECKING:
     from dagster_graphql import DagsterGraphQLClient
@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from pyiceberg.catalog.rest import RestCatalog
 
     from floe_testing.cluster.session import ClusterSession
-    from floe_testing.fixtures.minio_tracking import TrackingMinio
-    from floe_testing.service_configs import MinIOConfig, PostgresConfig
+    from floe_testing.services.minio.config import MinIOConfig
+    from floe_testing.services.minio.tracking import TrackingMinio
+    from floe_testing.services.postgres.config import PostgresConfig
 
 pytestmark = [pytest.mark.stack, pytest.mark.requirement("001-FR-027")]
 
@@ -89,8 +90,8 @@ def test_every_client_carries_on_after_its_forward_is_killed(
     import os
     import signal
 
-    from floe_testing.fixtures.postgres import connect
     from floe_testing.polling import wait_for_condition
+    from floe_testing.services.postgres.helper import connect
 
     def query_postgres() -> int:
         conn = connect(postgres_config)

@@ -116,7 +116,7 @@ def apply_document(
 
 def _await_deletion(obj: pykube.objects.APIObject, doc: ManifestDoc) -> None:
     """Wait until an object being deleted is gone, so it can be created afresh."""
-    from floe_testing.polling import NotReady, PollingConfig, wait_for_condition
+    from floe_testing.waiting import NotReady, PollingConfig, wait_for_condition
 
     def gone() -> bool:
         if _current(obj) is not None:

@@ -31,8 +31,8 @@ from floe_testing.cluster.release import manual_cleanup_hint, release
 from floe_testing.cluster.settings import ClusterSettings
 from floe_testing.cluster.shared_run import SharedRun
 from floe_testing.cluster.stack import Stack
+from floe_testing.endpoint import Endpoint, dns_name
 from floe_testing.errors import FloeTestingError, InfrastructureError
-from floe_testing.service_directory import Endpoint, dns_name
 
 if TYPE_CHECKING:
     from floe_testing.service_requirement import ServiceRequirement
@@ -173,7 +173,7 @@ class ClusterSession:
             if req not in self._provisioned:
                 self.provision(self.planned | {req} if not self._provisioned else {req})
         if self.settings.in_cluster:
-            return Endpoint(dns_name(service, namespace), port, "the Service's DNS name")
+            return Endpoint(dns_name(service, namespace), port, "the Service's DNS name", "dns")
         return self._forwards.endpoint(req)
 
     def secret_data(self, name: str, namespace: str) -> Mapping[str, str]:
