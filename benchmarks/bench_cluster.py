@@ -172,7 +172,7 @@ class Cluster:
             cluster_name=self.name, keep_cluster=keep,
             kubeconfig=None if kind_mode else self.kubeconfig,
             kubeconfig_source=None if kind_mode else "--kubeconfig",
-            kind_image=KIND_NODE_IMAGE,
+            kind_image_option=KIND_NODE_IMAGE,
             kind_bin=str(self.kind_bin) if kind_mode and self.kind_bin else None,
             kubectl=self.kubectl, manifests_dir=self.manifests,
             image_overrides=dict(self.overrides), ready_timeout=READY_TIMEOUT)

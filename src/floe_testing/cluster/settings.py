@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from floe_testing.cluster.kind_binary import KIND_NODE_IMAGE
-from floe_testing.cluster.manifests import parse_image_overrides
 from floe_testing.cluster.options import (
     CLUSTER_NAME,
     DEFAULT_CLUSTER_NAME,
@@ -42,7 +41,8 @@ class ClusterSettings:
     keep_cluster: bool
     kubeconfig: Path | None
     kubeconfig_source: str | None
-    kind_image: str
+    #: ``--kind-image`` (None: the node image pinned with kind, :attr:`kind_image`)
+    kind_image_option: str | None
     kind_bin: str | None
     kubectl: Path
     manifests_dir: Path
@@ -59,6 +59,13 @@ class ClusterSettings:
     state_dir: Path = Path(".pytest-kind")
 
     @property
+    def kind_image(self) -> str:
+        """The node image a created kind cluster runs (``--kind-image``, else kind's pin)."""
+        from floe_testing.cluster.kind_binary import KIND_NODE_IMAGE
+
+        return self.kind_image_option or KIND_NODE_IMAGE
+
+    @property
     def reuse(self) -> bool:
         """True when an existing cluster is named, or we run inside one: it is never created
         or deleted."""
@@ -70,6 +77,23 @@ def _opt(config: pytest.Config, name: str) -> object:
         return config.getoption(name)
     except ValueError:  # pytest-kind disabled: its options do not exist
         return None
+
+
+def parse_image_overrides(entries: Iterable[str], source: str) -> dict[str, str]:
+    """``FROM=TO`` entries into a mapping; a malformed entry names ``source``."""
+    mapping: dict[str, str] = {}
+    for raw in entries:
+        entry = raw.strip()
+        if not entry:
+            continue
+        old, sep, new = entry.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ConfigError(
+                f"{source}: image override {entry!r} is not of the form FROM=TO "
+                "(e.g. postgres:16.4=registry.local/postgres:16.4)"
+            )
+        mapping[old.strip()] = new.strip()
+    return mapping
 
 
 def find_kubectl(config: pytest.Config) -> Path:
@@ -183,7 +207,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         keep_cluster=bool(_opt(config, "keep_cluster")),
         kubeconfig=kubeconfig,
         kubeconfig_source=source,
-        kind_image=str(_opt(config, "kind_image") or KIND_NODE_IMAGE),
+        kind_image_option=str(_opt(config, "kind_image") or "") or None,
         kind_bin=str(kind_bin) if kind_bin else None,
         kubectl=find_kubectl(config) if resolve_kubectl else Path("kubectl"),
         manifests_dir=manifests_dir,

@@ -46,7 +46,7 @@ def import_path(path: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-@dataclass(frozen=True, eq=False)  # a declaration is itself: compared and hashed by identity
+@dataclass(eq=False)  # a declaration is itself: compared and hashed by identity; never changed
 class ServiceDeclaration:
     """One service: where the cluster has it, how the tests get at it (see the module doc)."""
 
