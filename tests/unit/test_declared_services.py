@@ -238,3 +238,21 @@ def test_a_built_in_is_in_every_list_derived_from_its_declaration(
     if service.in_cluster:
         manifest = (REPO / "manifests" / f"{service.name}.yaml").read_text()
         assert f"name: {service.service}\n" in manifest
+
+
+def test_the_readme_declaration_runs_as_written(
+        pytester: pytest.Pytester, clean_service_env: pytest.MonkeyPatch,
+        echo_server: int) -> None:
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("```python\n# conftest.py\nimport requests\n", 1)[1].split("```", 1)[0]
+    pytester.makeconftest("import requests\n" + block)
+    clean_service_env.setenv("JAEGER_HOST", "127.0.0.1")
+    clean_service_env.setenv("JAEGER_PORT", str(echo_server))
+    clean_service_env.setenv("JAEGER_TOKEN", TOKEN)
+    pytester.makepyfile(test_traces="""
+        def test_traces(jaeger_client, jaeger_config):
+            assert jaeger_config.url.endswith("/api")
+            assert jaeger_client.get(f"{jaeger_config.url}/services", timeout=5).text == "pong"
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=LIMIT)
+    result.assert_outcomes(passed=1)
