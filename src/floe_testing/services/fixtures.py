@@ -26,13 +26,23 @@ def service_fixtures(declaration: ServiceDeclaration) -> tuple[Any, Any]:
         return resolve_config(request, declaration)
 
     def client_fixture(request: pytest.FixtureRequest) -> Iterator[Any]:
-        from floe_testing.errors import failing_on_one_screen
+        from floe_testing.errors import fail, failing_on_one_screen
         from floe_testing.extras import require_client
+        from floe_testing.services.configs import config_class
         from floe_testing.services.helper import open_client
 
         with failing_on_one_screen():  # before any cluster work: the pip command
             require_client(declaration, declaration.client_fixture_name)
         config = request.getfixturevalue(declaration.config_fixture_name)
+        expected = config_class(declaration)
+        if not isinstance(config, expected):
+            where = (f"from floe_testing import {expected.__name__}"
+                     if expected.__name__ in declaration.exports else
+                     f"floe_testing.services.configs.config_class({declaration.name}_client."
+                     "floe_service)")
+            fail(f"{declaration.config_fixture_name} returned a {type(config).__name__}, not a "
+                 f"{expected.__name__}: an override of it must return one, e.g. "
+                 f"{expected.__name__}(...) ({where}).")
         with failing_on_one_screen(), open_client(declaration, config, request) as client:
             yield client
 
