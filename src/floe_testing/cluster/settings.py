@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 import pytest
 
@@ -33,8 +34,7 @@ from floe_testing.option_values import (
 )
 
 
-@dataclass(frozen=True)
-class ClusterSettings:
+class ClusterSettings(NamedTuple):  # a NamedTuple: made on every run, cheaper than a dataclass
     """Everything the cluster session needs to know, already validated."""
 
     cluster_name: str
@@ -49,7 +49,7 @@ class ClusterSettings:
     manifests_source: str = "default"
     extra_manifests: tuple[Path, ...] = ()
     load_images: tuple[str, ...] = ()
-    image_overrides: dict[str, str] = field(default_factory=dict)
+    image_overrides: Mapping[str, str] = MappingProxyType({})
     ready_timeout: float = DEFAULT_READY_TIMEOUT
 
     in_cluster: bool = False
