@@ -10,6 +10,7 @@ declarations.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -49,6 +50,10 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is not None:
         return getattr(importlib.import_module(module), name)
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        # a submodule not imported yet (``from floe_testing import traceability``): the import
+        # system imports it next; the services' names need not be loaded for that
+        raise AttributeError(name)
     path = _service_exports().get(name)
     if path is None:
         raise AttributeError(f"module 'floe_testing' has no attribute {name!r}")
