@@ -39,6 +39,8 @@ _EXPORTS = {
     "PostgresFixture": "floe_testing.fixtures.postgres",
     "ServiceFixture": "floe_testing.service_fixture",
     "check_service_health": "floe_testing.service_fixture",
+    "ServiceHealth": "floe_testing.service_fixture",
+    "service_health": "floe_testing.service_fixture",
 }
 
 __all__ = [
@@ -64,9 +66,11 @@ __all__ = [
     "PostgresConfig",
     "PostgresFixture",
     "ServiceFixture",
+    "ServiceHealth",
     "ServiceRequirement",
     "check_service_health",
     "run_dagster_job",
+    "service_health",
     "wait_for_condition",
     "wait_for_service",
 ]
@@ -107,5 +111,10 @@ if TYPE_CHECKING:
         PolarisConfig,
         PostgresConfig,
     )
-    from floe_testing.service_fixture import ServiceFixture, check_service_health
+    from floe_testing.service_fixture import (
+        ServiceFixture,
+        ServiceHealth,
+        check_service_health,
+        service_health,
+    )
     from floe_testing.service_requirement import ServiceRequirement

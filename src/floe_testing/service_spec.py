@@ -114,6 +114,8 @@ def _polaris(host: str, port: int, secret: Mapping[str, str]) -> ConfigValues:
         found["credential"] = f"{secret['POLARIS_CLIENT_ID']}:{secret['POLARIS_CLIENT_SECRET']}"
     if "POLARIS_WAREHOUSE" in secret:
         found["warehouse"] = secret["POLARIS_WAREHOUSE"]
+    if "POLARIS_REALM" in secret:
+        found["realm"] = secret["POLARIS_REALM"]
     return found
 
 
@@ -143,7 +145,7 @@ POLARIS = ServiceSpec(
     address_of=lambda c: _url_address(c.uri, 8181),
     secret_name="polaris-credentials",  # noqa: S106 - a Secret's name, not a password
     extra_ports=(8182,), endpoint_of={"s3_endpoint": "minio"},
-    cluster_fields=("uri", "credential", "warehouse"), secret_fields=("credential",),
+    cluster_fields=("uri", "credential", "warehouse", "realm"), secret_fields=("credential",),
 )
 DAGSTER = ServiceSpec(
     key="dagster", service_name="dagster-webserver", port=3000, config_name="DagsterConfig",
