@@ -61,7 +61,9 @@ class PolarisAdmin:
                         headers=self.admin._headers("application/json"), body=body,
                         timeout=30)
         if reply.status not in expect:
-            raise PolarisCallError(f"{method} {path} answered {reply.status}: {reply.body}")
+            shown = "(a principal's credentials)" if "credentials" in str(reply.body) \
+                else reply.body
+            raise PolarisCallError(f"{method} {path} answered {reply.status}: {shown}")
         return reply
 
     def create_principal(self, name: str) -> str:
