@@ -48,6 +48,7 @@ def add_options(parser: pytest.Parser, *, pytest_kind_blocked: bool = False) -> 
                          f"floe_ready_timeout, env FLOE_READY_TIMEOUT; default "
                          f"{DEFAULT_READY_TIMEOUT:.0f})")
     _add_in_cluster_options(parser)
+    _add_own_stack_options(parser)
     parser.addini("floe_manifests", "directory of manifests, relative to rootdir")
     parser.addini("floe_extra_manifests", "more manifests directories, one per line",
                   type="linelist")
@@ -82,6 +83,39 @@ def _add_in_cluster_options(parser: pytest.Parser) -> None:
     parser.addini("floe_shards", "number of pods the tests are split across")
     parser.addini("floe_runner_image", "image of the test pods")
     parser.addini("floe_shard_timeout", "seconds a shard's pod may run")
+
+
+def _add_own_stack_options(parser: pytest.Parser) -> None:
+    """Charts, kustomizations and the kind config (README "Your own stack")."""
+    group = parser.getgroup("floe-testing")
+    group.addoption("--floe-chart-values", dest="floe_chart_values", action="append",
+                    default=[], metavar="CHART=FILE",
+                    help="a values file for the chart named CHART (its Chart.yaml name), after "
+                         "the chart's own values; repeatable, later files win (ini "
+                         "floe_chart_values, env FLOE_CHART_VALUES, comma-separated; env, then "
+                         "ini, then these)")
+    group.addoption("--floe-chart-set", dest="floe_chart_set", action="append", default=[],
+                    metavar="CHART:KEY=VALUE",
+                    help="one value for a chart, as helm --set; repeatable, wins over values "
+                         "files (ini floe_chart_set, env FLOE_CHART_SET, comma-separated)")
+    group.addoption("--floe-chart-namespace", dest="floe_chart_namespace", action="append",
+                    default=[], metavar="CHART=NAMESPACE",
+                    help="the namespace of a chart's release (default: the stack namespace "
+                         "floe-test; created if missing) (ini floe_chart_namespace, env "
+                         "FLOE_CHART_NAMESPACE)")
+    group.addoption("--floe-helm-bin", dest="floe_helm_bin", default=None, metavar="PATH",
+                    help="helm binary that renders charts (ini floe_helm_bin, env "
+                         "FLOE_HELM_BIN; default: helm on PATH, else a pinned, "
+                         "checksum-verified download)")
+    group.addoption("--kind-config", dest="floe_kind_config", default=None, metavar="FILE",
+                    help="kind cluster config used when the run creates the kind cluster (ini "
+                         "floe_kind_config, env FLOE_KIND_CONFIG)")
+    parser.addini("floe_chart_values", "CHART=FILE values files, one per line", type="linelist")
+    parser.addini("floe_chart_set", "CHART:KEY=VALUE chart values, one per line",
+                  type="linelist")
+    parser.addini("floe_chart_namespace", "CHART=NAMESPACE, one per line", type="linelist")
+    parser.addini("floe_helm_bin", "helm binary that renders charts")
+    parser.addini("floe_kind_config", "kind cluster config file, relative to rootdir")
 
 
 def _add_pytest_kind_options(parser: pytest.Parser) -> None:

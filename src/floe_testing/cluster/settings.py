@@ -7,6 +7,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,6 +21,9 @@ from floe_testing.cluster.options import (
 from floe_testing.errors import ConfigError
 from floe_testing.in_cluster import running_as_shard
 from floe_testing.service_directory import in_cluster_mode
+
+if TYPE_CHECKING:
+    from floe_testing.cluster.charts import ChartValues, RenderSettings
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,18 @@ class ClusterSettings:
     #: deleted here
     stack_provided: bool = False
     state_dir: Path = Path(".pytest-kind")
+    #: charts and kustomizations (README "Your own stack")
+    chart_values: dict[str, ChartValues] = field(default_factory=dict)
+    helm_bin: str | None = None
+    kind_config: Path | None = None
+
+    def render_settings(self) -> RenderSettings:
+        """What rendering the stack's charts and kustomizations needs."""
+        from floe_testing.cluster.charts import RenderSettings
+        from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
+
+        return RenderSettings(DEFAULT_K8S_NAMESPACE, self.helm_bin, self.kubectl,
+                              self.chart_values)
 
     @property
     def reuse(self) -> bool:
@@ -145,6 +161,65 @@ def _load_image(rootdir: Path, entry: str, source: str) -> str:
     return entry
 
 
+def _chart_settings(config: pytest.Config, rootdir: Path) -> dict[str, ChartValues]:
+    """Per chart: values files (must exist), ``--set`` entries and a namespace, each in
+    precedence order (env, ini, option: helm lets the later win), with their sources."""
+    from floe_testing.cluster.charts import ChartValues
+
+    files: dict[str, list[Path]] = {}
+    sets: dict[str, list[str]] = {}
+    namespaces: dict[str, str] = {}
+    sources: dict[str, list[str]] = {}
+
+    def chart(entry: str, sep: str, source: str, form: str) -> tuple[str, str]:
+        name, found, rest = entry.partition(sep)
+        if not found or not name.strip() or not rest.strip():
+            raise ConfigError(f"{source}: {entry!r} is not of the form {form}")
+        sources.setdefault(name.strip(), [])
+        if source not in sources[name.strip()]:
+            sources[name.strip()].append(source)
+        return name.strip(), rest.strip()
+
+    for entry, source in _listed(config, "--floe-chart-values", "floe_chart_values",
+                                 "FLOE_CHART_VALUES", ","):
+        name, path = chart(entry, "=", source, "CHART=FILE (e.g. floe-platform=values-test.yaml)")
+        if not (rootdir / path).is_file():
+            raise ConfigError(f"values file {rootdir / path} does not exist (from {source}); "
+                              "fix the path or remove the setting.")
+        files.setdefault(name, []).append(rootdir / path)
+    for entry, source in _listed(config, "--floe-chart-set", "floe_chart_set",
+                                 "FLOE_CHART_SET", ","):
+        name, assignment = chart(entry, ":", source,
+                                 "CHART:KEY=VALUE (e.g. floe-platform:minio.replicas=1)")
+        if "=" not in assignment:
+            raise ConfigError(f"{source}: {entry!r} is not of the form CHART:KEY=VALUE")
+        sets.setdefault(name, []).append(assignment)
+    for entry, source in _listed(config, "--floe-chart-namespace", "floe_chart_namespace",
+                                 "FLOE_CHART_NAMESPACE", ","):
+        name, namespace = chart(entry, "=", source, "CHART=NAMESPACE")
+        if not _CLUSTER_NAME.match(namespace):
+            raise ConfigError(f"{source}: namespace {namespace!r} of chart {name!r} is not a "
+                              "DNS-1123 label (lowercase letters, digits and '-')")
+        namespaces[name] = namespace
+    return {name: ChartValues(tuple(files.get(name, ())), tuple(sets.get(name, ())),
+                              namespaces.get(name), tuple(where))
+            for name, where in sources.items()}
+
+
+def _kind_config(config: pytest.Config, rootdir: Path) -> Path | None:
+    """``--kind-config`` > ini ``floe_kind_config`` > env ``FLOE_KIND_CONFIG``; must exist."""
+    for value, source in ((_opt(config, "floe_kind_config"), "--kind-config"),
+                          (config.getini("floe_kind_config"), "ini floe_kind_config"),
+                          (os.environ.get("FLOE_KIND_CONFIG"), "env FLOE_KIND_CONFIG")):
+        if value:
+            path = rootdir / str(value)
+            if not path.is_file():
+                raise ConfigError(f"kind config {path} does not exist (from {source}); fix "
+                                  "the path or remove the setting.")
+            return path
+    return None
+
+
 def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> ClusterSettings:
     """Resolve every option; invalid values raise :class:`ConfigError` naming the source.
 
@@ -206,6 +281,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
             f"({source or 'in-cluster'}): load the image into its nodes yourself "
             "and drop the setting, or unset KUBECONFIG to let floe-testing create a kind cluster.")
     kind_bin = _opt(config, "kind_bin")
+    helm_bin = _opt(config, "floe_helm_bin") or config.getini("floe_helm_bin") or None
     return ClusterSettings(
         cluster_name=str(name),
         keep_cluster=bool(_opt(config, "keep_cluster")),
@@ -223,4 +299,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         in_cluster=in_cluster,
         stack_provided=stack_provided,
         state_dir=rootdir / ".pytest-kind",
+        chart_values=_chart_settings(config, rootdir),
+        helm_bin=str(rootdir / str(helm_bin)) if helm_bin else None,
+        kind_config=_kind_config(config, rootdir),
     )
