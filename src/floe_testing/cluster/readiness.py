@@ -193,7 +193,14 @@ def check_ready(api: pykube.HTTPClient, workload: Workload) -> bool:
         "Job": lambda: _job_ready(obj, workload),
         "Pod": lambda: _pod_ready(obj),
     }
-    reason = checks[workload.kind]()
+    try:
+        reason = checks[workload.kind]()
+    except ConditionFailed as exc:  # a failed Job: say why, from its pods
+        pods = _pods(api, obj) if workload.kind == "Job" else []
+        if not pods:
+            raise
+        raise ConditionFailed("\n".join([str(exc), *(diagnose(api, pod) for pod in pods[-3:])])
+                              ) from None
     if reason is None:
         return True
     _check_pods(api, obj, workload)
