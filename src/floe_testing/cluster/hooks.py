@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from floe_testing.cluster.progress import Progress
 
 DELETION_TIMEOUT = 180.0
+#: hooks run one after another on the critical path: their completion is polled often
+HOOK_POLL_INTERVAL = 0.1
 
 
 class HookError(InfrastructureError):
@@ -80,7 +82,7 @@ def run_phase(api: pykube.HTTPClient, release: str, event: str, hooks: list[Mani
         done.append(doc)
     for doc in reversed(done):
         if doc.hook is not None and "hook-succeeded" in doc.hook.policies:
-            delete_hook(api, doc)
+            delete_hook(api, doc, wait=False)  # nothing waits for the name: it goes meanwhile
 
 
 def run_hook(api: pykube.HTTPClient, doc: ManifestDoc, *, overrides: Mapping[str, str],
@@ -96,7 +98,8 @@ def run_hook(api: pykube.HTTPClient, doc: ManifestDoc, *, overrides: Mapping[str
     namespace = doc.namespace or "default"
     try:
         if doc.kind == "Job":
-            wait_ready(api, [Workload("Job", doc.name, namespace)], timeout=timeout)
+            wait_ready(api, [Workload("Job", doc.name, namespace)], timeout=timeout,
+                       interval=HOOK_POLL_INTERVAL)
         elif doc.kind == "Pod":
             wait_pod_completed(api, doc.name, namespace, timeout=timeout)
     except ReadinessError as exc:
@@ -125,7 +128,8 @@ def wait_pod_completed(api: pykube.HTTPClient, name: str, namespace: str, *,
 
     try:
         wait_for_condition(completed, PollingConfig(
-            timeout=timeout, interval=0.5, description=f"hook pod {namespace}/{name} to complete"))
+            timeout=timeout, interval=HOOK_POLL_INTERVAL,
+            description=f"hook pod {namespace}/{name} to complete"))
     except ConditionFailed as exc:
         raise ReadinessError(str(exc)) from None
     except PollingTimeoutError as exc:
@@ -133,10 +137,11 @@ def wait_pod_completed(api: pykube.HTTPClient, name: str, namespace: str, *,
         raise ReadinessError(f"{exc}\n{diagnose(api, pod) if pod else ''}") from None
 
 
-def delete_hook(api: pykube.HTTPClient, doc: ManifestDoc) -> None:
-    """Delete a hook object if it exists and wait until it is gone (its pods go in the
-    background), as Helm does before re-creating or after running one. CRDs are never
-    deleted (Helm's rule: their deletion cascades)."""
+def delete_hook(api: pykube.HTTPClient, doc: ManifestDoc, *, wait: bool = True) -> None:
+    """Delete a hook object if it exists and (``wait``) until it is gone (its pods go in the
+    background), as Helm does before re-creating one; a hook that will be created again waits
+    for its predecessor anyway (``apply``). CRDs are never deleted (Helm's rule: their
+    deletion cascades)."""
     if doc.kind == "CustomResourceDefinition":
         return
     cls = object_class(api, doc)
@@ -144,9 +149,8 @@ def delete_hook(api: pykube.HTTPClient, doc: ManifestDoc) -> None:
     obj = cls(api, {"metadata": metadata})
     if not obj.exists():
         return
-    try:
-        obj.delete(propagation_policy="Background")
-    except pykube.exceptions.ObjectDoesNotExist:
+    obj.delete(propagation_policy="Background")
+    if not wait:
         return
 
     def gone() -> bool:
@@ -156,7 +160,8 @@ def delete_hook(api: pykube.HTTPClient, doc: ManifestDoc) -> None:
 
     started = time.monotonic()
     try:
-        wait_for_condition(gone, PollingConfig(timeout=DELETION_TIMEOUT, interval=0.25,
+        wait_for_condition(gone, PollingConfig(timeout=DELETION_TIMEOUT,
+                                               interval=HOOK_POLL_INTERVAL,
                                                description=f"hook {doc.where()} to be deleted"))
     except PollingTimeoutError as exc:
         raise HookError(f"{exc} (waited {time.monotonic() - started:.0f}s)") from None
