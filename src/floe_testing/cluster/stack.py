@@ -128,12 +128,15 @@ class Stack:
             self._run_hooks(api, release, release.pre_event)
         docs = apply_order(d for name in todo for d in comps[name].docs)
         self._apply(api, docs)
-        self._applied.update(todo)
+        # a release counts as up once its post hooks succeeded: after a failed one, the next
+        # test that needs it tries again (and fails with the hook's diagnosis again)
+        self._applied.update(n for n in todo if not comps[n].is_chart)
         self._wait(api, [Workload(d.kind, d.name, d.namespace or "default")
                          for d in docs if d.kind in WORKLOAD_KINDS])
         for release in releases:
             self._run_hooks(api, release, release.post_event)
             self._finish(api, release)
+            self._applied.add(release.name)
 
     def _run_hooks(self, api: pykube.HTTPClient, release: Release, event: str | None) -> None:
         from floe_testing.cluster.hooks import run_phase
