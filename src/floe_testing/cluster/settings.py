@@ -163,9 +163,8 @@ def _load_image(rootdir: Path, entry: str, source: str) -> str:
 
 def _chart_settings(config: pytest.Config, rootdir: Path) -> dict[str, ChartValues]:
     """Per chart: values files (must exist), ``--set`` entries and a namespace, each in
-    precedence order (env, ini, option: helm lets the later win), with their sources."""
-    from floe_testing.cluster.charts import ChartValues
-
+    precedence order (env, ini, option: helm lets the later win), with their sources. Nothing
+    is imported when no chart is configured (this runs on every pytest run)."""
     files: dict[str, list[Path]] = {}
     sets: dict[str, list[str]] = {}
     namespaces: dict[str, str] = {}
@@ -201,6 +200,10 @@ def _chart_settings(config: pytest.Config, rootdir: Path) -> dict[str, ChartValu
             raise ConfigError(f"{source}: namespace {namespace!r} of chart {name!r} is not a "
                               "DNS-1123 label (lowercase letters, digits and '-')")
         namespaces[name] = namespace
+    if not sources:
+        return {}
+    from floe_testing.cluster.charts import ChartValues
+
     return {name: ChartValues(tuple(files.get(name, ())), tuple(sets.get(name, ())),
                               namespaces.get(name), tuple(where))
             for name, where in sources.items()}
