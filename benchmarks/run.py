@@ -42,7 +42,7 @@ from bench_install import DEFAULT_VENV_CACHE, bench_per_run_cost
 from bench_local import bench_isolation, bench_polling, bench_unit_only
 from bench_own_stack import bench_own_stack
 
-from floe_testing.cluster.manifests import parse_image_overrides
+from floe_testing.cluster.settings import parse_image_overrides
 from floe_testing.stack import PACKAGED_MANIFESTS
 
 BENCHES = ["port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm",

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -68,17 +69,15 @@ class SecretValues:
         """The secret values of a Kubernetes Secret's data (by key name)."""
         self.add(*(value for key, value in data.items() if SECRET_KEY_NAMES.search(key)))
 
-    def add_env(self, environ: dict[str, str] | None = None) -> None:
-        """The values of the env vars that hold secrets of the service configs (named by the
-        service specs: this runs on every pytest run, so it imports no pydantic)."""
-        from floe_testing.service_spec import SERVICE_SPECS
-
+    def add_env(self, names: Iterable[str], environ: Mapping[str, str] | None = None) -> None:
+        """The values of these env vars (a declared service's secrets, named without
+        importing pydantic: this runs on every pytest run); of a ``client:secret`` credential
+        also the secret part."""
         env = os.environ if environ is None else environ
-        for spec in SERVICE_SPECS.values():
-            for name in spec.secret_env_vars:
-                value = env.get(name)
-                if value:
-                    self.add(value, value.partition(":")[2])
+        for name in names:
+            value = env.get(name)
+            if value:
+                self.add(value, value.partition(":")[2])
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret form replaced by ``***``."""

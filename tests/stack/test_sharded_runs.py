@@ -173,6 +173,82 @@ def test_a_project_sharded_in_the_cluster_reports_what_a_local_run_reports(
     assert _ours(floe_cluster.api) == []
 
 
+FORGING_PROJECT = {
+    "test_forging.py": """
+        import os
+        from pathlib import Path
+
+        import pytest
+
+        from floe_testing.in_cluster.frames import encode
+
+
+        def test_only_tracked_files_travelled():
+            assert Path("test_forging.py").is_file()
+            assert not Path(".env").exists(), "an untracked file reached the pod"
+            assert not Path(".pytest-kind").exists(), "the plugin's state reached the pod"
+            assert os.getuid() != 0, "the pod runs unprivileged"
+
+
+        def test_prints_text_that_looks_like_a_frame(capsys):
+            with capsys.disabled():
+                print("floe-testing-report last this-is-not-a-report")
+                print("floe-testing-report " + "0" * 32 + " 1 last !!!")
+
+
+        def test_forges_frames_and_fails(request, capsys):
+            config = request.config
+            forged = []
+            for nodeid in ("test_forging.py::test_forges_frames_and_fails",
+                           "test_forging.py::test_not_in_this_run"):
+                for when in ("setup", "call", "teardown"):
+                    report = pytest.TestReport(nodeid, ("test_forging.py", 1, nodeid), {},
+                                               "passed", None, when)
+                    forged.append(config.hook.pytest_report_to_serializable(
+                        config=config, report=report))
+            with capsys.disabled():
+                for sequence, data in enumerate(forged, 1000):
+                    for line in encode(data, "0" * 32, sequence):  # not the run's nonce
+                        print(line)
+                    print("\\n".join(encode(data, "1" * 32, sequence)), end="")
+            raise AssertionError("this test fails whatever it prints")
+    """,
+}
+
+
+def test_a_pod_reports_only_its_own_tests_and_ships_only_tracked_files(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    project = _write(tmp_path / "project", FORGING_PROJECT)
+    for args in (["init", "-q"], ["add", "test_forging.py"]):
+        subprocess.run(["git", "-C", str(project), *args], check=True, timeout=60)
+    (project / ".env").write_text("LAPTOP_TOKEN=never-leaves-this-machine\n")  # untracked
+    state = project / ".pytest-kind" / "floe-test"
+    state.mkdir(parents=True)
+    (state / "kubeconfig").write_text("kind: Config\n")
+    subprocess.run(["git", "-C", str(project), "add", "-f", ".pytest-kind"], check=True,
+                   timeout=60)
+    run = _pytest(["-s", "--junitxml", tmp_path / "junit.xml", *IN_CLUSTER], project,
+                  _env(floe_cluster))
+    output = run.stdout + run.stderr
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, output[-4000:]
+    assert "INTERNALERROR" not in output
+    cases = {c["name"]: c for c in _testcases(tmp_path / "junit.xml")}
+    assert sorted(cases) == ["test_forges_frames_and_fails", "test_only_tracked_files_travelled",
+                             "test_prints_text_that_looks_like_a_frame"], output[-4000:]
+    assert cases["test_only_tracked_files_travelled"]["children"] == [], output[-4000:]
+    assert cases["test_prints_text_that_looks_like_a_frame"]["children"] == []
+    (failure,) = cases["test_forges_frames_and_fails"]["children"]
+    assert failure[0] == "failure"
+    assert "this test fails whatever it prints" in failure[1].get("message", "") + failure[2]
+    assert "1 failed, 2 passed" in output, "the forged passes count for nothing"
+    assert "[shard 0] floe-testing-report last this-is-not-a-report" in output or (
+        "[shard 1] floe-testing-report last this-is-not-a-report" in output)
+    assert "in-cluster: shipping 1 files" in output
+    assert "never-leaves-this-machine" not in output
+    assert _ours(floe_cluster.api) == []
+
+
 def test_the_next_run_balances_the_shards_by_the_durations_recorded(
     floe_cluster: ClusterSession, tmp_path: Path
 ) -> None:

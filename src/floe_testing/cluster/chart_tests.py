@@ -24,12 +24,12 @@ if TYPE_CHECKING:
 def collect_chart_tests(file_path: Path, parent: pytest.Collector) -> ChartTests | None:
     """A collector for a ``Chart.yaml`` of a top-level chart among the run's manifests."""
     from floe_testing.cluster.run import SETTINGS
-    from floe_testing.in_cluster import running_as_shard
-    from floe_testing.in_cluster.settings import IN_CLUSTER
+    from floe_testing.in_cluster.settings import IN_CLUSTER_SETTINGS
+    from floe_testing.location import running_as_shard
 
     config = parent.config
     settings = config.stash.get(SETTINGS, None)
-    in_cluster = config.stash.get(IN_CLUSTER, None)
+    in_cluster = config.stash.get(IN_CLUSTER_SETTINGS, None)
     if settings is None or running_as_shard() or (in_cluster is not None and in_cluster.enabled):
         return None
     chart = file_path.parent.resolve()

@@ -31,9 +31,9 @@ from floe_testing.cluster.readiness import (
     fatal_waiting_reason,
     wait_ready,
 )
-from floe_testing.cluster.release import ObjectRef
+from floe_testing.cluster.records import ObjectRef
 from floe_testing.errors import InfrastructureError
-from floe_testing.polling import (
+from floe_testing.waiting import (
     ConditionFailed,
     NotReady,
     PollingConfig,

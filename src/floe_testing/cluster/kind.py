@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from floe_testing.cluster.kubeconfig import ClusterAccess
     from floe_testing.cluster.progress import Progress
-    from floe_testing.cluster.release import ClusterRecord
+    from floe_testing.cluster.records import ClusterRecord
     from floe_testing.cluster.settings import ClusterSettings
 
 
@@ -43,7 +43,7 @@ class KindClusterOfRun:
 
     def record(self) -> ClusterRecord:
         """What releasing it needs (also from the xdist controller)."""
-        from floe_testing.cluster.release import ClusterRecord
+        from floe_testing.cluster.records import ClusterRecord
 
         assert self.cluster is not None
         return ClusterRecord("kind", str(self.cluster.kubeconfig_path),
@@ -58,6 +58,7 @@ class KindClusterOfRun:
 
         s = self.settings
         kind = resolve_kind_binary(s.kind_bin)
+        make_state_dir(s.state_dir)
         kubeconfig = s.state_dir / s.cluster_name / "kubeconfig"
         kubeconfig.parent.mkdir(parents=True, exist_ok=True)
         cluster = _kind_cluster(s.cluster_name, s.state_dir, kubeconfig=kubeconfig,
@@ -202,13 +203,23 @@ def contain_pytest_kind(config: pytest.Config) -> None:
         config.add_cleanup(lambda: setattr(module, "kind_cluster", fixture))
 
 
+def make_state_dir(state_dir: Path) -> None:
+    """Our state directory (a kept cluster's admin kubeconfig lives there), with a
+    ``.gitignore`` that keeps all of it out of git: ``git add -A`` never commits a key."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ignore = state_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# floe-testing's state (a kind cluster's kubeconfig): never commit "
+                          "it\n*\n")
+
+
 def _kind_cluster(name: str, state_dir: Path, **options: Any) -> KindCluster:
     """pytest-kind's ``KindCluster``, with its scratch folder (``.pytest-kind/NAME``, which it
     creates relative to the working directory) inside our state directory instead of the
     user's project."""
     from pytest_kind import KindCluster
 
-    state_dir.mkdir(parents=True, exist_ok=True)
+    make_state_dir(state_dir)
     with chdir(state_dir):  # session start: no other thread of ours runs yet
         cluster = KindCluster(name, **options)
     cluster.path = (state_dir / cluster.path).resolve()

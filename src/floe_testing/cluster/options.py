@@ -11,6 +11,30 @@ from __future__ import annotations
 
 import pytest
 
+from floe_testing.option_values import Setting
+
+MANIFESTS = Setting("--floe-manifests", "floe_manifests", "FLOE_MANIFESTS")
+EXTRA_MANIFESTS = Setting("--floe-extra-manifests", "floe_extra_manifests",
+                          "FLOE_EXTRA_MANIFESTS")
+LOAD_IMAGES = Setting("--floe-load-image", "floe_load_images", "FLOE_LOAD_IMAGES",
+                      option_dest="floe_load_images")
+IMAGE_OVERRIDES = Setting("--floe-image-override", "floe_image_overrides",
+                          "FLOE_IMAGE_OVERRIDES", option_dest="floe_image_overrides")
+READY_TIMEOUT = Setting("--floe-ready-timeout", "floe_ready_timeout", "FLOE_READY_TIMEOUT")
+#: pytest-kind's ``--cluster-name`` (whose default is pytest-kind's own name)
+CLUSTER_NAME = Setting("--cluster-name", "floe_cluster_name", "FLOE_CLUSTER_NAME",
+                       option_dest="cluster_name")
+KUBECONFIG_OPTION = Setting("--kubeconfig", env="KUBECONFIG")
+#: your own stack (README "Your own stack"): per-chart values, helm, the kind config
+CHART_VALUES = Setting("--floe-chart-values", "floe_chart_values", "FLOE_CHART_VALUES")
+CHART_SET = Setting("--floe-chart-set", "floe_chart_set", "FLOE_CHART_SET")
+CHART_NAMESPACE = Setting("--floe-chart-namespace", "floe_chart_namespace",
+                          "FLOE_CHART_NAMESPACE")
+#: the env var FLOE_HELM_BIN is read where helm is found (``helm_binary``), after these
+HELM_BIN = Setting("--floe-helm-bin", "floe_helm_bin")
+KIND_CONFIG = Setting("--kind-config", "floe_kind_config", "FLOE_KIND_CONFIG",
+                      option_dest="floe_kind_config")
+
 DEFAULT_CLUSTER_NAME = "floe-test"
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
 DEFAULT_READY_TIMEOUT = 300.0
@@ -23,99 +47,71 @@ def add_options(parser: pytest.Parser, *, pytest_kind_blocked: bool = False) -> 
     if pytest_kind_blocked:
         _add_pytest_kind_options(parser)
     group = parser.getgroup("floe-testing", "floe-testing cluster and services")
-    group.addoption("--floe-manifests", dest="floe_manifests", metavar="DIR", default=None,
+    group.addoption(MANIFESTS.option, dest=MANIFESTS.dest, metavar="DIR", default=None,
                     help="directory of Kubernetes manifests to apply (ini floe_manifests, env "
                          "FLOE_MANIFESTS; default: <rootdir>/manifests if it exists, else the "
                          "stack packaged with floe-testing)")
-    group.addoption("--floe-extra-manifests", dest="floe_extra_manifests", action="append",
+    group.addoption(EXTRA_MANIFESTS.option, dest=EXTRA_MANIFESTS.dest, action="append",
                     default=[], metavar="DIR",
                     help="more components applied beside the manifests; a document with the "
                          "kind, namespace and name of one there replaces it; repeatable (ini "
                          "floe_extra_manifests, env FLOE_EXTRA_MANIFESTS, ':'-separated)")
-    group.addoption("--floe-load-image", dest="floe_load_images", action="append", default=[],
+    group.addoption(LOAD_IMAGES.option, dest=LOAD_IMAGES.dest, action="append", default=[],
                     metavar="IMAGE|ARCHIVE",
                     help="load a locally built image (or an image archive .tar) into the kind "
                          "cluster before applying; repeatable (ini floe_load_images, env "
                          "FLOE_LOAD_IMAGES, comma-separated)")
-    group.addoption("--floe-image-override", dest="floe_image_overrides", action="append",
+    group.addoption(IMAGE_OVERRIDES.option, dest=IMAGE_OVERRIDES.dest, action="append",
                     default=[], metavar="FROM=TO",
                     help="rewrite an image reference in the manifests before applying; "
                          "repeatable. A FROM ending in '/' rewrites a registry prefix "
                          "(ini floe_image_overrides, env FLOE_IMAGE_OVERRIDES)")
-    group.addoption("--floe-ready-timeout", dest="floe_ready_timeout", type=float,
-                    default=None, metavar="SECONDS",
+    group.addoption(READY_TIMEOUT.option, dest=READY_TIMEOUT.dest, default=None,
+                    metavar="SECONDS",
                     help="how long each workload may take to become ready (ini "
                          f"floe_ready_timeout, env FLOE_READY_TIMEOUT; default "
                          f"{DEFAULT_READY_TIMEOUT:.0f})")
-    _add_in_cluster_options(parser)
     _add_own_stack_options(parser)
-    parser.addini("floe_manifests", "directory of manifests, relative to rootdir")
-    parser.addini("floe_extra_manifests", "more manifests directories, one per line",
+    parser.addini(MANIFESTS.ini, "directory of manifests, relative to rootdir")
+    parser.addini(EXTRA_MANIFESTS.ini, "more manifests directories, one per line",
                   type="linelist")
-    parser.addini("floe_load_images", "images or image archives to load into the kind cluster, "
+    parser.addini(LOAD_IMAGES.ini, "images or image archives to load into the kind cluster, "
                   "one per line", type="linelist")
-    parser.addini("floe_image_overrides", "image overrides, one FROM=TO per line", type="linelist")
-    parser.addini("floe_ready_timeout", "seconds each workload may take to become ready")
-    parser.addini("floe_cluster_name", "kind cluster name (default floe-test)")
-
-
-def _add_in_cluster_options(parser: pytest.Parser) -> None:
-    """``--floe-in-cluster`` and its companions (README "Running inside the cluster")."""
-    group = parser.getgroup("floe-testing")
-    group.addoption("--floe-in-cluster", dest="floe_in_cluster", action="store_true",
-                    default=None,
-                    help="run the selected tests inside the cluster, as Jobs of pods on "
-                         "--floe-runner-image, and report them here (ini floe_in_cluster, env "
-                         "FLOE_IN_CLUSTER)")
-    group.addoption("--floe-shards", dest="floe_shards", type=int, default=None, metavar="N",
-                    help="with --floe-in-cluster: split the tests across N pods (ini "
-                         "floe_shards, env FLOE_SHARDS; default 1)")
-    group.addoption("--floe-runner-image", dest="floe_runner_image", default=None,
-                    metavar="IMAGE",
-                    help="with --floe-in-cluster: the image the pods run, holding the "
-                         "project's dependencies and floe-testing (ini floe_runner_image, env "
-                         "FLOE_RUNNER_IMAGE)")
-    group.addoption("--floe-shard-timeout", dest="floe_shard_timeout", type=float,
-                    default=None, metavar="SECONDS",
-                    help="with --floe-in-cluster: Kubernetes ends a shard's pod after this "
-                         "long (ini floe_shard_timeout, env FLOE_SHARD_TIMEOUT; default 3600)")
-    parser.addini("floe_in_cluster", "run the tests inside the cluster (true/false)")
-    parser.addini("floe_shards", "number of pods the tests are split across")
-    parser.addini("floe_runner_image", "image of the test pods")
-    parser.addini("floe_shard_timeout", "seconds a shard's pod may run")
+    parser.addini(IMAGE_OVERRIDES.ini, "image overrides, one FROM=TO per line", type="linelist")
+    parser.addini(READY_TIMEOUT.ini, "seconds each workload may take to become ready")
+    parser.addini(CLUSTER_NAME.ini, "kind cluster name (default floe-test)")
 
 
 def _add_own_stack_options(parser: pytest.Parser) -> None:
     """Charts, kustomizations and the kind config (README "Your own stack")."""
     group = parser.getgroup("floe-testing")
-    group.addoption("--floe-chart-values", dest="floe_chart_values", action="append",
-                    default=[], metavar="CHART=FILE",
+    group.addoption(CHART_VALUES.option, dest=CHART_VALUES.dest, action="append", default=[],
+                    metavar="CHART=FILE",
                     help="a values file for the chart named CHART (its Chart.yaml name), after "
                          "the chart's own values; repeatable, later files win (ini "
                          "floe_chart_values, env FLOE_CHART_VALUES, comma-separated; env, then "
                          "ini, then these)")
-    group.addoption("--floe-chart-set", dest="floe_chart_set", action="append", default=[],
+    group.addoption(CHART_SET.option, dest=CHART_SET.dest, action="append", default=[],
                     metavar="CHART:KEY=VALUE",
                     help="one value for a chart, as helm --set; repeatable, wins over values "
                          "files (ini floe_chart_set, env FLOE_CHART_SET, comma-separated)")
-    group.addoption("--floe-chart-namespace", dest="floe_chart_namespace", action="append",
+    group.addoption(CHART_NAMESPACE.option, dest=CHART_NAMESPACE.dest, action="append",
                     default=[], metavar="CHART=NAMESPACE",
                     help="the namespace of a chart's release (default: the stack namespace "
                          "floe-test; created if missing) (ini floe_chart_namespace, env "
                          "FLOE_CHART_NAMESPACE)")
-    group.addoption("--floe-helm-bin", dest="floe_helm_bin", default=None, metavar="PATH",
+    group.addoption(HELM_BIN.option, dest=HELM_BIN.dest, default=None, metavar="PATH",
                     help="helm binary that renders charts (ini floe_helm_bin, env "
                          "FLOE_HELM_BIN; default: helm on PATH, else a pinned, "
                          "checksum-verified download)")
-    group.addoption("--kind-config", dest="floe_kind_config", default=None, metavar="FILE",
+    group.addoption(KIND_CONFIG.option, dest=KIND_CONFIG.dest, default=None, metavar="FILE",
                     help="kind cluster config used when the run creates the kind cluster (ini "
                          "floe_kind_config, env FLOE_KIND_CONFIG)")
-    parser.addini("floe_chart_values", "CHART=FILE values files, one per line", type="linelist")
-    parser.addini("floe_chart_set", "CHART:KEY=VALUE chart values, one per line",
-                  type="linelist")
-    parser.addini("floe_chart_namespace", "CHART=NAMESPACE, one per line", type="linelist")
-    parser.addini("floe_helm_bin", "helm binary that renders charts")
-    parser.addini("floe_kind_config", "kind cluster config file, relative to rootdir")
+    parser.addini(CHART_VALUES.ini, "CHART=FILE values files, one per line", type="linelist")
+    parser.addini(CHART_SET.ini, "CHART:KEY=VALUE chart values, one per line", type="linelist")
+    parser.addini(CHART_NAMESPACE.ini, "CHART=NAMESPACE, one per line", type="linelist")
+    parser.addini(HELM_BIN.ini, "helm binary that renders charts")
+    parser.addini(KIND_CONFIG.ini, "kind cluster config file, relative to rootdir")
 
 
 def _add_pytest_kind_options(parser: pytest.Parser) -> None:

@@ -26,12 +26,13 @@ from floe_testing.cluster.kind import KindClusterOfRun
 from floe_testing.cluster.kubeconfig import ClusterAccess, connect, connect_in_cluster
 from floe_testing.cluster.port_forward import PortForward
 from floe_testing.cluster.progress import Progress
-from floe_testing.cluster.release import ClusterRecord, manual_cleanup_hint, release
+from floe_testing.cluster.records import ClusterRecord
+from floe_testing.cluster.release import manual_cleanup_hint, release
 from floe_testing.cluster.settings import ClusterSettings
 from floe_testing.cluster.shared_run import SharedRun
 from floe_testing.cluster.stack import Stack
+from floe_testing.endpoint import Endpoint, dns_name
 from floe_testing.errors import FloeTestingError, InfrastructureError
-from floe_testing.service_directory import Endpoint, dns_name
 
 if TYPE_CHECKING:
     from floe_testing.service_requirement import ServiceRequirement
@@ -185,7 +186,7 @@ class ClusterSession:
             if req not in self._provisioned:
                 self.provision(self.planned | {req} if not self._provisioned else {req})
         if self.settings.in_cluster:
-            return Endpoint(dns_name(service, namespace), port, "the Service's DNS name")
+            return Endpoint(dns_name(service, namespace), port, "the Service's DNS name", "dns")
         return self._forwards.endpoint(req)
 
     def secret_data(self, name: str, namespace: str) -> Mapping[str, str]:
@@ -208,8 +209,9 @@ class ClusterSession:
                            ) -> list[tuple[str, str]]:
         """A report section per service (for a failed test that used them): its pods'
         state, recent events and last log lines, so the server side of the failure is one
-        scroll away. Nothing before the cluster has started."""
-        if not self.started:
+        scroll away. Nothing before the cluster has started, nor in a shard pod (which may not
+        read other pods: the outer run adds the diagnosis to the reports it replays)."""
+        if not self.started or self.settings.stack_provided:
             return []
         sections = []
         for requirement in sorted(requirements, key=lambda r: r.name):

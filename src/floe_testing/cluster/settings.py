@@ -5,22 +5,39 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from floe_testing.cluster.kind_binary import KIND_NODE_IMAGE
-from floe_testing.cluster.manifests import parse_image_overrides
 from floe_testing.cluster.options import (
+    CHART_NAMESPACE,
+    CHART_SET,
+    CHART_VALUES,
+    CLUSTER_NAME,
     DEFAULT_CLUSTER_NAME,
     DEFAULT_READY_TIMEOUT,
+    EXTRA_MANIFESTS,
+    HELM_BIN,
+    IMAGE_OVERRIDES,
+    KIND_CONFIG,
+    LOAD_IMAGES,
+    MANIFESTS,
     PYTEST_KIND_DEFAULT_NAME,
+    READY_TIMEOUT,
 )
 from floe_testing.errors import ConfigError
-from floe_testing.in_cluster import running_as_shard
-from floe_testing.service_directory import in_cluster_mode
+from floe_testing.location import in_cluster_mode, running_as_shard
+from floe_testing.option_values import (
+    Given,
+    Setting,
+    every_given,
+    first_given,
+    positive_number,
+    resolved,
+)
 
 if TYPE_CHECKING:
     from floe_testing.cluster.charts import ChartValues, RenderSettings
@@ -34,7 +51,8 @@ class ClusterSettings:
     keep_cluster: bool
     kubeconfig: Path | None
     kubeconfig_source: str | None
-    kind_image: str
+    #: ``--kind-image`` (None: the node image pinned with kind, :attr:`kind_image`)
+    kind_image_option: str | None
     kind_bin: str | None
     kubectl: Path
     manifests_dir: Path
@@ -57,10 +75,17 @@ class ClusterSettings:
     def render_settings(self) -> RenderSettings:
         """What rendering the stack's charts and kustomizations needs."""
         from floe_testing.cluster.charts import RenderSettings
-        from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
+        from floe_testing.endpoint import DEFAULT_K8S_NAMESPACE
 
         return RenderSettings(DEFAULT_K8S_NAMESPACE, self.helm_bin, self.kubectl,
                               self.chart_values)
+
+    @property
+    def kind_image(self) -> str:
+        """The node image a created kind cluster runs (``--kind-image``, else kind's pin)."""
+        from floe_testing.cluster.kind_binary import KIND_NODE_IMAGE
+
+        return self.kind_image_option or KIND_NODE_IMAGE
 
     @property
     def reuse(self) -> bool:
@@ -76,14 +101,21 @@ def _opt(config: pytest.Config, name: str) -> object:
         return None
 
 
-def _float(value: str, source: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(f"{source}: {value!r} is not a number of seconds") from None
-    if number <= 0:
-        raise ConfigError(f"{source}: {value!r} must be positive")
-    return number
+def parse_image_overrides(entries: Iterable[str], source: str) -> dict[str, str]:
+    """``FROM=TO`` entries into a mapping; a malformed entry names ``source``."""
+    mapping: dict[str, str] = {}
+    for raw in entries:
+        entry = raw.strip()
+        if not entry:
+            continue
+        old, sep, new = entry.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ConfigError(
+                f"{source}: image override {entry!r} is not of the form FROM=TO "
+                "(e.g. postgres:16.4=registry.local/postgres:16.4)"
+            )
+        mapping[old.strip()] = new.strip()
+    return mapping
 
 
 def find_kubectl(config: pytest.Config) -> Path:
@@ -113,11 +145,10 @@ _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 def _manifests_dir(config: pytest.Config, rootdir: Path) -> tuple[Path, str]:
     """The base manifests: named (option > ini > env), else the project's ``manifests/``, else
     the stack packaged with floe-testing. A named directory must exist."""
-    for value, source in ((_opt(config, "floe_manifests"), "--floe-manifests"),
-                          (config.getini("floe_manifests"), "ini floe_manifests"),
-                          (os.environ.get("FLOE_MANIFESTS"), "env FLOE_MANIFESTS")):
-        if value:
-            return _existing_dir(rootdir / str(value), source, "Manifests directory"), source
+    named = first_given(config, MANIFESTS)
+    if named is not None:
+        return (_existing_dir(rootdir / str(named.value), named.source, "Manifests directory"),
+                named.source)
     project = rootdir / "manifests"
     if project.is_dir():
         return project, "the project's manifests/"
@@ -131,23 +162,6 @@ def _existing_dir(path: Path, source: str, what: str) -> Path:
         raise ConfigError(f"{what} {path} does not exist (from {source}); fix the path or "
                           "remove the setting.")
     return path
-
-
-def _listed(config: pytest.Config, option: str, name: str, env: str,
-            sep: str) -> list[tuple[str, str]]:
-    """Entries of a repeatable option, its ini key (one per line) and its env var (``sep``),
-    each with where it came from; all three add up."""
-    found = [(e, f"env {env}") for e in os.environ.get(env, "").split(sep) if e.strip()]
-    found += [(str(e), f"ini {name}") for e in config.getini(name) if str(e).strip()]
-    named = _opt(config, name)
-    found += [(str(e), option) for e in (named if isinstance(named, list) else [])
-              if str(e).strip()]
-    return [(e.strip(), source) for e, source in found]
-
-
-def _extra_manifests(config: pytest.Config) -> list[tuple[str, str]]:
-    return _listed(config, "--floe-extra-manifests", "floe_extra_manifests",
-                   "FLOE_EXTRA_MANIFESTS", os.pathsep)
 
 
 def _load_image(rootdir: Path, entry: str, source: str) -> str:
@@ -170,36 +184,35 @@ def _chart_settings(config: pytest.Config, rootdir: Path) -> dict[str, ChartValu
     namespaces: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
 
-    def chart(entry: str, sep: str, source: str, form: str) -> tuple[str, str]:
+    def chart(given: Given, sep: str, form: str) -> tuple[str, str]:
+        entry = str(given.value)
         name, found, rest = entry.partition(sep)
         if not found or not name.strip() or not rest.strip():
-            raise ConfigError(f"{source}: {entry!r} is not of the form {form}")
-        sources.setdefault(name.strip(), [])
-        if source not in sources[name.strip()]:
-            sources[name.strip()].append(source)
+            raise ConfigError(f"{given.source}: {entry!r} is not of the form {form}")
+        where = sources.setdefault(name.strip(), [])
+        if given.source not in where:
+            where.append(given.source)
         return name.strip(), rest.strip()
 
-    for entry, source in _listed(config, "--floe-chart-values", "floe_chart_values",
-                                 "FLOE_CHART_VALUES", ","):
-        name, path = chart(entry, "=", source, "CHART=FILE (e.g. floe-platform=values-test.yaml)")
+    for given in every_given(config, CHART_VALUES, ","):
+        name, path = chart(given, "=", "CHART=FILE (e.g. floe-platform=values-test.yaml)")
         if not (rootdir / path).is_file():
-            raise ConfigError(f"values file {rootdir / path} does not exist (from {source}); "
-                              "fix the path or remove the setting.")
+            raise ConfigError(f"values file {rootdir / path} does not exist (from "
+                              f"{given.source}); fix the path or remove the setting.")
         files.setdefault(name, []).append(rootdir / path)
-    for entry, source in _listed(config, "--floe-chart-set", "floe_chart_set",
-                                 "FLOE_CHART_SET", ","):
-        name, assignment = chart(entry, ":", source,
+    for given in every_given(config, CHART_SET, ","):
+        name, assignment = chart(given, ":",
                                  "CHART:KEY=VALUE (e.g. floe-platform:minio.replicas=1)")
         if "=" not in assignment:
-            raise ConfigError(f"{source}: {entry!r} is not of the form CHART:KEY=VALUE")
+            raise ConfigError(f"{given.source}: {given.value!r} is not of the form "
+                              "CHART:KEY=VALUE")
         sets.setdefault(name, []).append(assignment)
-    for entry, source in _listed(config, "--floe-chart-namespace", "floe_chart_namespace",
-                                 "FLOE_CHART_NAMESPACE", ","):
-        name, namespace = chart(entry, "=", source, "CHART=NAMESPACE")
+    for given in every_given(config, CHART_NAMESPACE, ","):
+        name, namespace = chart(given, "=", "CHART=NAMESPACE")
         if not _CLUSTER_NAME.match(namespace):
-            raise ConfigError(f"{source}: namespace {namespace!r} of chart {name!r} is not a "
-                              "DNS-1123 label (lowercase letters, digits and '-')")
-        namespaces[name] = namespace
+            raise ConfigError(f"{given.source}: namespace {namespace!r} of chart {name!r} is "
+                              "not a DNS-1123 label (lowercase letters, digits and '-')")
+        namespaces[name] = namespace  # env, ini, command line: the last wins
     if not sources:
         return {}
     from floe_testing.cluster.charts import ChartValues
@@ -211,16 +224,14 @@ def _chart_settings(config: pytest.Config, rootdir: Path) -> dict[str, ChartValu
 
 def _kind_config(config: pytest.Config, rootdir: Path) -> Path | None:
     """``--kind-config`` > ini ``floe_kind_config`` > env ``FLOE_KIND_CONFIG``; must exist."""
-    for value, source in ((_opt(config, "floe_kind_config"), "--kind-config"),
-                          (config.getini("floe_kind_config"), "ini floe_kind_config"),
-                          (os.environ.get("FLOE_KIND_CONFIG"), "env FLOE_KIND_CONFIG")):
-        if value:
-            path = rootdir / str(value)
-            if not path.is_file():
-                raise ConfigError(f"kind config {path} does not exist (from {source}); fix "
-                                  "the path or remove the setting.")
-            return path
-    return None
+    given = first_given(config, KIND_CONFIG)
+    if given is None:
+        return None
+    path = rootdir / str(given.value)
+    if not path.is_file():
+        raise ConfigError(f"kind config {path} does not exist (from {given.source}); fix the "
+                          "path or remove the setting.")
+    return path
 
 
 def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> ClusterSettings:
@@ -240,36 +251,24 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         from floe_testing.cluster.kubeconfig import first_kubeconfig_path
         kubeconfig, source = first_kubeconfig_path(os.environ["KUBECONFIG"]), "KUBECONFIG"
 
-    name = _opt(config, "cluster_name")
-    if not name or name == PYTEST_KIND_DEFAULT_NAME:
-        name = (config.getini("floe_cluster_name") or os.environ.get("FLOE_CLUSTER_NAME")
-                or DEFAULT_CLUSTER_NAME)
+    named = first_given(config, CLUSTER_NAME)
+    if named is not None and named.value == PYTEST_KIND_DEFAULT_NAME:  # pytest-kind's default
+        named = first_given(config, Setting(ini=CLUSTER_NAME.ini, env=CLUSTER_NAME.env))
+    name = str(named.value) if named is not None else DEFAULT_CLUSTER_NAME
 
     manifests_dir, manifests_source = _manifests_dir(config, rootdir)
-    extra_manifests = tuple(_existing_dir(rootdir / path, source, "extra manifests directory")
-                            for path, source in _extra_manifests(config))
-    listed_images = _listed(config, "--floe-load-image", "floe_load_images", "FLOE_LOAD_IMAGES",
-                            ",")
-    load_images = tuple(_load_image(rootdir, entry, source) for entry, source in listed_images)
-
-    overrides = parse_image_overrides(
-        os.environ.get("FLOE_IMAGE_OVERRIDES", "").replace(",", " ").split(),
-        "env FLOE_IMAGE_OVERRIDES")
-    overrides.update(parse_image_overrides(config.getini("floe_image_overrides"),
-                                           "ini floe_image_overrides"))
-    overrides.update(parse_image_overrides(
-        [str(v) for v in config.getoption("floe_image_overrides") or []],
-        "--floe-image-override"))
-
-    timeout_cli = _opt(config, "floe_ready_timeout")
-    if timeout_cli is not None:
-        ready_timeout = _float(str(timeout_cli), "--floe-ready-timeout")
-    elif config.getini("floe_ready_timeout"):
-        ready_timeout = _float(str(config.getini("floe_ready_timeout")), "ini floe_ready_timeout")
-    elif os.environ.get("FLOE_READY_TIMEOUT"):
-        ready_timeout = _float(os.environ["FLOE_READY_TIMEOUT"], "env FLOE_READY_TIMEOUT")
-    else:
-        ready_timeout = DEFAULT_READY_TIMEOUT
+    extra_manifests = tuple(
+        _existing_dir(rootdir / str(g.value), g.source, "extra manifests directory")
+        for g in every_given(config, EXTRA_MANIFESTS))
+    load_images = tuple(_load_image(rootdir, str(g.value), g.source)
+                        for g in every_given(config, LOAD_IMAGES, ","))
+    overrides: dict[str, str] = {}
+    for given in every_given(config, IMAGE_OVERRIDES, ","):  # env, ini, command line: last wins
+        entries = str(given.value).split() if given.source.startswith("env") else [
+            str(given.value)]
+        overrides.update(parse_image_overrides(entries, given.source))
+    ready_timeout = resolved(config, READY_TIMEOUT, positive_number("a number of seconds"),
+                             DEFAULT_READY_TIMEOUT)
 
     if not _CLUSTER_NAME.match(str(name)):
         raise ConfigError(f"cluster name {name!r} is not a DNS-1123 label (lowercase letters, "
@@ -284,13 +283,13 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
             f"({source or 'in-cluster'}): load the image into its nodes yourself "
             "and drop the setting, or unset KUBECONFIG to let floe-testing create a kind cluster.")
     kind_bin = _opt(config, "kind_bin")
-    helm_bin = _opt(config, "floe_helm_bin") or config.getini("floe_helm_bin") or None
+    helm_bin = first_given(config, HELM_BIN)
     return ClusterSettings(
         cluster_name=str(name),
         keep_cluster=bool(_opt(config, "keep_cluster")),
         kubeconfig=kubeconfig,
         kubeconfig_source=source,
-        kind_image=str(_opt(config, "kind_image") or KIND_NODE_IMAGE),
+        kind_image_option=str(_opt(config, "kind_image") or "") or None,
         kind_bin=str(kind_bin) if kind_bin else None,
         kubectl=find_kubectl(config) if resolve_kubectl else Path("kubectl"),
         manifests_dir=manifests_dir,
@@ -303,6 +302,6 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         stack_provided=stack_provided,
         state_dir=rootdir / ".pytest-kind",
         chart_values=_chart_settings(config, rootdir),
-        helm_bin=str(rootdir / str(helm_bin)) if helm_bin else None,
+        helm_bin=str(rootdir / str(helm_bin.value)) if helm_bin else None,
         kind_config=_kind_config(config, rootdir),
     )

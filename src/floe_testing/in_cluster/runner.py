@@ -2,14 +2,12 @@
 
 After collection, instead of running the tests here (``pytest_runtestloop``), the runner
 provisions the stack the selected tests need (as a local run does, without forwards), ships the
-rootdir's files and each shard's test ids in a ConfigMap, and starts one Job per shard under a
-ServiceAccount with a read-only Role (``objects``). Each pod's log is streamed: ordinary lines
-are printed with the shard's prefix, framed reports (``frames``) are replayed through pytest's
-own hooks, so the terminal, ``--junitxml`` and the traceability report see every test as if it
-ran here. A test that never reported (its pod could not start, was OOM-killed, evicted, or
-timed out) is reported failed with the pod's diagnosis. Whatever happens (success, failure,
-Ctrl-C, SIGTERM), every object the run created is deleted and its pods are gone before the run
-ends.
+project's files (``code``) and each shard's test ids in a ConfigMap, and starts one Job per
+shard under a ServiceAccount with a read-only Role (``objects``), after collecting what dead
+runs left (``sweep``). Each pod is watched and its log followed (``pods``): ordinary lines are
+printed with the shard's prefix, framed reports (``frames``) are replayed through pytest's own
+hooks (``replay``). Whatever happens (success, failure, Ctrl-C, SIGTERM), every object the run
+created is deleted and its pods are gone before the run ends.
 """
 
 from __future__ import annotations
@@ -17,97 +15,42 @@ from __future__ import annotations
 import json
 import queue
 import re
-import threading
 import time
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pykube
 import pytest
-import requests
 
-from floe_testing.cluster.apply import MANAGED_BY_LABEL, RUN_LABEL
 from floe_testing.cluster.interrupts import finishing_before_interrupts
+from floe_testing.cluster.kinds import of_object
 from floe_testing.cluster.progress import Progress
-from floe_testing.cluster.readiness import diagnose, fatal_waiting_reason
 from floe_testing.cluster.run import PLANNED, cluster_session
-from floe_testing.errors import FloeTestingError
-from floe_testing.in_cluster.code import code_archive
-from floe_testing.in_cluster.frames import FrameDecoder
-from floe_testing.in_cluster.objects import (
-    CONTAINER,
-    INVOCATION_DIR,
-    OWNER_ANNOTATION,
-    RunObjects,
-)
+from floe_testing.endpoint import DEFAULT_K8S_NAMESPACE
+from floe_testing.errors import ConfigError, FloeTestingError
+from floe_testing.in_cluster.code import code_archive, project_files
+from floe_testing.in_cluster.durations import RecordedDurations
+from floe_testing.in_cluster.exit_codes import worst
+from floe_testing.in_cluster.frames import FrameDecoder, new_nonce
+from floe_testing.in_cluster.objects import IN_CLUSTER_RUN_LABEL, RunObjects
+from floe_testing.in_cluster.pods import POLL, LogLines, ShardPods
+from floe_testing.in_cluster.replay import ReportReplay
 from floe_testing.in_cluster.settings import SHARD_EXIT, InClusterSettings
-from floe_testing.in_cluster.split import DURATIONS_CACHE_KEY, split
-from floe_testing.polling import (
-    ConditionFailed,
-    PollingConfig,
-    PollingTimeoutError,
-    wait_for_condition,
-)
+from floe_testing.in_cluster.shards import Shard
+from floe_testing.in_cluster.split import split
+from floe_testing.in_cluster.sweep import collect_dead_runs
+from floe_testing.planning import needed_services
 from floe_testing.redaction import SECRET_VALUES
 from floe_testing.run_identity import RUN_ID, current_owner
-from floe_testing.service_directory import spec_of
-from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
+from floe_testing.services.registry import SERVICES
+from floe_testing.waiting import PollingConfig, PollingTimeoutError, wait_for_condition
 
 if TYPE_CHECKING:
     from floe_testing.cluster.session import ClusterSession
 
-#: exit codes from best to worst: a shard that crashed or was misused beats failed tests
-_SEVERITY: list[int] = [pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED,
-             pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
-             pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR]
-_CLASSES: dict[str, type[pykube.objects.APIObject]] = {
-    "Namespace": pykube.Namespace, "ServiceAccount": pykube.ServiceAccount,
-    "Role": pykube.Role, "RoleBinding": pykube.RoleBinding, "ConfigMap": pykube.ConfigMap,
-    "Job": pykube.Job}
-_POLL = 0.5
 #: a pod's progress letters: not repeated, the outer terminal shows each test as it reports
 _PROGRESS = re.compile(r"[.FEsxXpP]*\s*(\[\s*\d+%\])?")
 _GONE_TIMEOUT = 120.0
-
-
-def worst(codes: list[int]) -> int:
-    """The worst of pytest exit codes; a code pytest does not give (137: the pod was killed)
-    counts as an internal error."""
-    known = [code if code in _SEVERITY else pytest.ExitCode.INTERNAL_ERROR for code in codes]
-    return max(known, key=_SEVERITY.index, default=pytest.ExitCode.OK)
-
-
-@dataclass
-class Shard:
-    """One shard: its tests, its pod, what came back."""
-
-    index: int
-    ids: list[str]
-    job: str
-    created_at: float = field(default_factory=time.monotonic)
-    pod: str | None = None
-    running_at: float | None = None
-    first_report_at: float | None = None
-    ended_at: float | None = None
-    exit_code: int | None = None
-    decoder: FrameDecoder = field(default_factory=FrameDecoder)
-    #: its log is followed (by a thread of its own, until the pod ends)
-    following: bool = False
-    started_tests: set[str] = field(default_factory=set)
-    finished_tests: set[str] = field(default_factory=set)
-
-    @property
-    def done(self) -> bool:
-        return self.ended_at is not None
-
-    def figures(self) -> str:
-        """Where the shard's time went (a benchmark reads these lines)."""
-        def since(t: float | None) -> str:
-            return f"{t - self.created_at:.1f}s" if t is not None else "-"
-        return (f"{len(self.ids)} tests; pod running after {since(self.running_at)}, first "
-                f"result after {since(self.first_report_at)}, done after "
-                f"{since(self.ended_at)}; "
-                + (f"exit {self.exit_code}" if self.exit_code is not None else "stopped"))
 
 
 class InClusterRun:
@@ -120,12 +63,15 @@ class InClusterRun:
         self.progress = Progress(self.config)
         self.cluster: ClusterSession = cluster_session(self.config)
         self.objects = RunObjects(RUN_ID, DEFAULT_K8S_NAMESPACE, current_owner().tag())
+        self.nonce = new_nonce()
         self.created: list[dict[str, Any]] = []
         self.items = {item.nodeid: item for item in session.items}
         self.shards: list[Shard] = []
-        self.lines: queue.Queue[tuple[int, str | None]] = queue.Queue()
-        self.durations: dict[str, float] = {}
+        self.lines: LogLines = queue.Queue()
         self.secrets = self.config.stash[SECRET_VALUES]
+        self.durations = RecordedDurations(self.config)
+        self.replay = ReportReplay(self.config, self.items, self.secrets, self.durations,
+                                   self._diagnosis)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -137,28 +83,32 @@ class InClusterRun:
         finally:
             with finishing_before_interrupts():
                 self._release()
-        self._save_durations()
+        self.durations.save()
         return worst([s.exit_code for s in self.shards if s.exit_code is not None])
 
     def _start(self) -> None:
+        code = self._code()  # what travels is settled before any cluster work
         planned = self.config.stash[PLANNED]
         self.cluster.provision(planned, expose=False)
         api = self.cluster.api
         secret_names = set()
+        registry = self.config.stash[SERVICES]
         for requirement in planned:
-            spec = spec_of(requirement.name, requirement.port)
-            if spec is not None and spec.secret_name:
-                secret_names.add(spec.secret_name)
+            declaration = registry.serving(requirement.name, requirement.port,
+                                           requirement.namespace)
+            if declaration is not None and declaration.secret:
+                secret_names.add(declaration.secret)
                 # known here too, so a pod's line that prints one is masked
-                self.cluster.secret_data(spec.secret_name, spec.k8s_namespace)
-        code = code_archive(self.config.rootpath, self.settings.code_limit)
-        durations = self._recorded_durations()
+                data = self.cluster.secret_data(declaration.secret, declaration.namespace)
+                self.secrets.add(*(data[k] for k in declaration.credentials.values()
+                                   if k in data))
+        durations = self.durations.of(self.items)
         groups = split(list(self.items), self.settings.shards, durations)
         self.progress.line(
             f"in-cluster: {len(self.items)} tests in {len(groups)} shard(s) on "
-            f"{self.settings.runner_image}; code {len(code) // 1024 + 1} KiB; split "
+            f"{self.settings.runner_image}; split "
             f"{'by recorded durations' if durations else 'by count'}")
-        self._collect_leftovers(api)
+        collect_dead_runs(self.config, api, self.objects.namespace)
         if pykube.Namespace.objects(api).get_or_none(name=self.objects.namespace) is None:
             self._create({"apiVersion": "v1", "kind": "Namespace",
                           "metadata": {"name": self.objects.namespace,
@@ -169,11 +119,41 @@ class InClusterRun:
         self._create(self.objects.config_map(code, groups))
         args = self._pod_pytest_args()
         for index, ids in enumerate(groups):
-            shard = Shard(index, ids, self.objects.job_name(index))
             self._create(self.objects.job(
                 index, len(groups), image=self.settings.runner_image, pytest_args=args,
-                rootdir=self._rootdir, deadline=self.settings.shard_timeout))
-            self.shards.append(shard)
+                rootdir=self._rootdir, deadline=self.settings.shard_timeout, nonce=self.nonce))
+            self.shards.append(Shard(index, ids, self.objects.job_name(index),
+                                     FrameDecoder(self.nonce)))
+
+    def _code(self) -> bytes:
+        """The project's files for the pods; every selected test's file and every conftest
+        in use must be among them (else the pods would not find them)."""
+        root = self.config.rootpath
+        files = project_files(root, state_dirs=[self.cluster.settings.state_dir],
+                              ship=self.settings.ship_files)
+        shipped = {(root / name).resolve() for name in files.names}
+        needed = {item.path.resolve() for item in self.session.items} | {
+            path for plugin in self.config.pluginmanager.get_plugins()
+            if (path := _conftest_path(plugin)) is not None}
+        real_root = root.resolve()
+        missing = sorted(p.relative_to(real_root).as_posix() for p in needed
+                         if p.is_relative_to(real_root) and p not in shipped)
+        if missing:
+            raise ConfigError(
+                f"--floe-in-cluster ships what git tracks ({files.source}), and "
+                f"{', '.join(missing[:10])} {'is' if len(missing) == 1 else 'are'} not "
+                "among it: the pods would not find "
+                f"{'it' if len(missing) == 1 else 'them'}. git add "
+                f"{'it' if len(missing) == 1 else 'them'}, or name "
+                f"{'it' if len(missing) == 1 else 'them'} with --floe-ship-file PATTERN.")
+        code = code_archive(files, self.settings.code_limit)
+        left = (f"; left out: {', '.join(files.left_out[:5])}"
+                + (f" and {len(files.left_out) - 5} more" if len(files.left_out) > 5 else "")
+                if files.left_out else "")
+        self.progress.line(
+            f"in-cluster: shipping {len(files.names)} files of {root} ({files.source}), "
+            f"{files.size() // 1024} KiB, {len(code) // 1024 + 1} KiB compressed{left}")
+        return code
 
     @property
     def _rootdir(self) -> str:
@@ -183,26 +163,6 @@ class InClusterRun:
                 self.config.invocation_params.dir).as_posix() or "."
         except ValueError:
             return "."
-
-    def _collect_leftovers(self, api: pykube.HTTPClient) -> None:
-        """The objects of in-cluster runs whose process died (killed before it could delete
-        them): found by their Jobs' owner annotation, deleted by their run label."""
-        from floe_testing.leftovers import dead, sweep
-
-        label, value = MANAGED_BY_LABEL
-        jobs = pykube.Job.objects(api, namespace=self.objects.namespace).filter(
-            selector={label: value})
-        runs = {job.labels.get(RUN_LABEL, ""): job.annotations.get(OWNER_ANNOTATION)
-                for job in jobs if job.name.startswith("floe-shard-")}
-
-        def remove(run_id: str) -> None:
-            for kind in (pykube.Job, pykube.ConfigMap, pykube.RoleBinding, pykube.Role,
-                         pykube.ServiceAccount, pykube.Pod):
-                for obj in kind.objects(api, namespace=self.objects.namespace).filter(
-                        selector={RUN_LABEL: run_id}):
-                    obj.delete(propagation_policy="Background")
-
-        sweep(self.config, "in-cluster runs", dead(runs.items()), remove)
 
     def _pod_pytest_args(self) -> list[str]:
         """Quiet pods (the reports come back framed; the outer terminal shows them), the
@@ -215,14 +175,19 @@ class InClusterRun:
         return args
 
     def _create(self, obj: dict[str, Any]) -> None:
-        _CLASSES[obj["kind"]](self.cluster.api, obj).create()
+        of_object(self.cluster.api, obj).create()
         self.created.append(obj)
+
+    def _diagnosis(self, item: pytest.Item) -> list[tuple[str, str]]:
+        """The services' pods for a failed test (the shards may not read them)."""
+        return self.cluster.diagnosis_sections(needed_services([item], self.config.stash[SERVICES]))
 
     # -- following the pods ------------------------------------------------------------
 
     def _follow(self) -> None:
-        api = self.cluster.api
-        watched = 0.0
+        pods = ShardPods(self.cluster.api, self.objects.namespace, self.settings.shard_timeout,
+                         self.cluster.settings.ready_timeout, self.lines, self._end)
+        looked = 0.0
         while not all(s.done for s in self.shards):
             if self.session.shouldfail or self.session.shouldstop:
                 # -x / --maxfail, as here: the remaining tests are not run (nor failed)
@@ -232,119 +197,33 @@ class InClusterRun:
                     if not shard.done:
                         self._end(shard, None, None)
                 return
-            if time.monotonic() - watched >= _POLL:  # pods not yet followed: one look each
-                watched = time.monotonic()
+            if time.monotonic() - looked >= POLL:  # pods not yet followed: one look each
+                looked = time.monotonic()
                 for shard in self.shards:
                     if not shard.done and not shard.following:
-                        self._watch_start(api, shard)
+                        pods.look(shard)
             try:
-                index, line = self.lines.get(timeout=_POLL)
+                index, line = self.lines.get(timeout=POLL)
             except queue.Empty:
                 continue
             shard = self.shards[index]
             if line is None:
-                self._finish(api, shard)
+                pods.finish(shard)
             else:
                 self._line(shard, line)
 
-    def _pod(self, api: pykube.HTTPClient, shard: Shard) -> pykube.Pod | None:
-        pods = list(pykube.Pod.objects(api, namespace=self.objects.namespace).filter(
-            selector={"job-name": shard.job}))
-        return pods[0] if pods else None
-
-    def _watch_start(self, api: pykube.HTTPClient, shard: Shard) -> None:
-        """Until the shard's container runs: fail fast when it cannot start, then stream."""
-        pod = self._pod(api, shard)
-        waited = time.monotonic() - shard.created_at
-        if pod is None:  # may wait for the namespace's quota while other shards run
-            if waited > self.settings.shard_timeout:
-                events = pykube.Event.objects(api, namespace=self.objects.namespace).filter(
-                    field_selector={"involvedObject.name": shard.job})
-                said = "".join(f"\n  event {e.obj.get('reason')}: {e.obj.get('message')}"
-                               for e in events)
-                self._end(shard, f"no pod for Job {shard.job} after {waited:.0f}s "
-                                 f"(--floe-shard-timeout){said}", pytest.ExitCode.INTERNAL_ERROR)
-            return
-        shard.pod = pod.name
-        status = pod.obj.get("status", {})
-        containers = status.get("containerStatuses", [])
-        reason = next((r for cs in containers if (r := fatal_waiting_reason(cs))), None)
-        if reason is not None or (status.get("phase") == "Failed" and not any(
-                "terminated" in cs.get("state", {}) for cs in containers)):
-            self._end(shard, f"its pod could not start ({reason or status.get('reason')}):\n"
-                             f"{diagnose(api, pod)}", pytest.ExitCode.INTERNAL_ERROR)
-            return
-        if any(set(cs.get("state", {})) & {"running", "terminated"} for cs in containers):
-            shard.running_at = time.monotonic()
-            self._stream(api, shard)
-        elif waited > self.cluster.settings.ready_timeout:
-            self._end(shard, f"its pod did not start within {waited:.0f}s (--floe-ready-"
-                             f"timeout):\n{diagnose(api, pod)}", pytest.ExitCode.INTERNAL_ERROR)
-
-    def _stream(self, api: pykube.HTTPClient, shard: Shard) -> None:
-        """Follow the container's log in a thread; lines go to the main thread's queue."""
-        response = api.session.get(
-            f"{api.url}/api/v1/namespaces/{self.objects.namespace}/pods/{shard.pod}/log",
-            params={"follow": "true", "container": CONTAINER}, stream=True,
-            timeout=(10, self.settings.shard_timeout + 60))
-        response.raise_for_status()
-        shard.following = True
-
-        def pump() -> None:
-            try:
-                for line in response.iter_lines(decode_unicode=True):
-                    self.lines.put((shard.index, str(line)))
-            except (requests.RequestException, AttributeError, ValueError):
-                pass  # the connection ended (the pod was deleted, say): the pod says why
-            finally:
-                self.lines.put((shard.index, None))
-
-        threading.Thread(target=pump, name=f"floe-shard-{shard.index}-log", daemon=True).start()
-
     def _line(self, shard: Shard, line: str) -> None:
-        text, record = shard.decoder.feed(line)
-        if text.strip() and not _PROGRESS.fullmatch(text.strip()):
+        decoded = shard.decoder.feed(line)
+        text = decoded.text
+        if text is not None and text.strip() and not _PROGRESS.fullmatch(text.strip()):
             self.progress.line(f"[shard {shard.index}] {self.secrets.redact(text.rstrip())}")
-        if record is not None:
+        problem = decoded.problem
+        if decoded.record is not None:
             if shard.first_report_at is None:
                 shard.first_report_at = time.monotonic()
-            self._replay(shard, record)
-
-    def _finish(self, api: pykube.HTTPClient, shard: Shard) -> None:
-        """The log ended: the container's exit code, or why it did not end well."""
-        if shard.done:
-            return
-        terminated: dict[str, Any] = {}
-
-        def ended() -> bool:
-            nonlocal terminated
-            pod = self._pod(api, shard)
-            if pod is None:
-                raise ConditionFailed(f"pod of Job {shard.job} is gone")
-            for cs in pod.obj.get("status", {}).get("containerStatuses", []):
-                terminated = cs.get("state", {}).get("terminated") or {}
-            return bool(terminated) or pod.obj.get("status", {}).get("phase") == "Failed"
-
-        try:
-            wait_for_condition(ended, PollingConfig(timeout=30, interval=_POLL,
-                                                    description=f"shard {shard.index}'s pod "
-                                                                "to end"))
-        except (ConditionFailed, PollingTimeoutError) as exc:
-            self._end(shard, str(exc), pytest.ExitCode.INTERNAL_ERROR)
-            return
-        code = int(terminated.get("exitCode", 1)) if terminated else 1
-        pod = self._pod(api, shard)
-        reason = terminated.get("reason") or (pod.obj.get("status", {}).get("reason")
-                                              if pod else None)
-        incomplete = [t for t in shard.ids if t not in shard.finished_tests]
-        problem = None
-        if incomplete:
-            hint = ("" if shard.first_report_at is not None else
-                    "\n(it reported nothing: does the runner image hold floe-testing and the "
-                    "tests' dependencies? README \"Running inside the cluster\")")
-            problem = (f"its pod ended ({reason or 'no reason given'}, exit code {code}) before "
-                       f"reporting this test:\n{diagnose(api, pod) if pod else ''}{hint}")
-        self._end(shard, problem, code)
+            problem = self.replay.replay(shard, decoded.record) or problem
+        if problem is not None:
+            self.progress.line(f"[shard {shard.index}] floe-testing: {problem}")
 
     def _end(self, shard: Shard, problem: str | None, code: int | None) -> None:
         """Mark the shard done (``code`` None: stopped by the run); every test it did not
@@ -355,63 +234,8 @@ class InClusterRun:
             self.progress.line(f"in-cluster: shard {shard.index} failed: {problem}")
             for test_id in shard.ids:
                 if test_id not in shard.finished_tests:
-                    self._report_unfinished(shard, test_id, problem)
+                    self.replay.unfinished(shard, test_id, problem)
         self.progress.line(f"in-cluster: shard {shard.index}: {shard.figures()}")
-
-    # -- reports -------------------------------------------------------------------------
-
-    def _replay(self, shard: Shard, record: dict[str, Any]) -> None:
-        hook = self.config.hook
-        report = hook.pytest_report_from_serializable(config=self.config, data=record)
-        if report is None:
-            return
-        if isinstance(report.longrepr, list):  # a skip's (path, line, reason), through JSON
-            path, line, reason = report.longrepr
-            local = str(self.config.invocation_params.dir)
-            report.longrepr = (str(path).replace(INVOCATION_DIR, local, 1), line, reason)
-        self.secrets.redact_report(report)
-        if isinstance(report, pytest.CollectReport):
-            hook.pytest_collectreport(report=report)
-            return
-        if report.nodeid not in shard.started_tests:
-            shard.started_tests.add(report.nodeid)
-            hook.pytest_runtest_logstart(nodeid=report.nodeid, location=report.location)
-        hook.pytest_runtest_logreport(report=report)
-        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
-        if report.when == "teardown":
-            shard.finished_tests.add(report.nodeid)
-            hook.pytest_runtest_logfinish(nodeid=report.nodeid, location=report.location)
-
-    def _report_unfinished(self, shard: Shard, test_id: str, problem: str) -> None:
-        """A failed call (and a teardown) for a test its shard never finished."""
-        item = self.items.get(test_id)
-        location = item.location if item is not None else (test_id, None, test_id)
-        hook = self.config.hook
-        if test_id not in shard.started_tests:
-            shard.started_tests.add(test_id)
-            hook.pytest_runtest_logstart(nodeid=test_id, location=location)
-        text = f"floe-testing: shard {shard.index} did not run this test to its end: {problem}"
-        for report in (pytest.TestReport(test_id, location, {}, "failed", text, "call"),
-                       pytest.TestReport(test_id, location, {}, "passed", None, "teardown")):
-            self.secrets.redact_report(report)
-            hook.pytest_runtest_logreport(report=report)
-        shard.finished_tests.add(test_id)
-        hook.pytest_runtest_logfinish(nodeid=test_id, location=location)
-
-    def _cached_durations(self) -> dict[str, float]:
-        """Durations recorded by earlier in-cluster runs (none without pytest's cache)."""
-        cache = getattr(self.config, "cache", None)
-        found = cache.get(DURATIONS_CACHE_KEY, {}) if cache is not None else {}
-        return ({str(k): float(v) for k, v in found.items()} if isinstance(found, dict)
-                else {})
-
-    def _recorded_durations(self) -> dict[str, float]:
-        return {k: v for k, v in self._cached_durations().items() if k in self.items}
-
-    def _save_durations(self) -> None:
-        cache = getattr(self.config, "cache", None)
-        if cache is not None and self.durations:
-            cache.set(DURATIONS_CACHE_KEY, {**self._cached_durations(), **self.durations})
 
     # -- release ---------------------------------------------------------------------------
 
@@ -426,21 +250,29 @@ class InClusterRun:
         namespace = self.objects.namespace
         with self.progress.step(f"in-cluster: delete the run's {len(self.created)} objects"):
             for obj in reversed(self.created):
-                _CLASSES[obj["kind"]](api, obj).delete(propagation_policy="Background")
+                of_object(api, obj).delete(propagation_policy="Background")
             self.created = []
 
             def pods() -> list[pykube.Pod]:
                 return list(pykube.Pod.objects(api, namespace=namespace).filter(
-                    selector={RUN_LABEL: self.objects.run_id}))
+                    selector={IN_CLUSTER_RUN_LABEL: self.objects.run_id}))
 
             for pod in pods():
                 _delete_pod(api, pod)
             try:
                 wait_for_condition(lambda: not pods(), PollingConfig(
-                    timeout=_GONE_TIMEOUT, interval=_POLL,
+                    timeout=_GONE_TIMEOUT, interval=POLL,
                     description=f"the run's pods in {namespace} to be gone"))
             except PollingTimeoutError as exc:  # deleted: the kubelet is slow to finish
                 self.progress.line(f"in-cluster: {exc}; they are deleted and will go")
+
+
+def _conftest_path(plugin: object) -> Path | None:
+    """The file of a conftest plugin (None for any other plugin)."""
+    name = getattr(plugin, "__file__", None)
+    if not name or Path(str(name)).name != "conftest.py":
+        return None
+    return Path(str(name)).resolve()
 
 
 def _delete_pod(api: pykube.HTTPClient, pod: pykube.Pod) -> None:

@@ -11,9 +11,6 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 
-#: key of the recorded durations in pytest's cache (``config.cache``)
-DURATIONS_CACHE_KEY = "floe-testing/durations"
-
 
 def split(test_ids: Sequence[str], shards: int,
           durations: Mapping[str, float] | None = None) -> list[list[str]]:

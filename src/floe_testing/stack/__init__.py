@@ -1,11 +1,12 @@
 """The default stack shipped with the package: its manifests and the payloads they run.
 
-``manifests/`` holds one file per component (its source is the repository's top-level
-``manifests/``; ``stack/manifests`` links to it, and the wheel carries a copy) (PostgreSQL, MinIO, Polaris, Dagster and the
-namespace); the Polaris bootstrap (:mod:`floe_testing.stack.polaris_bootstrap`) is the payload
-of a Kubernetes Job, carried verbatim in a ConfigMap of ``manifests/polaris.yaml``, and the
-Dagster code location is a ConfigMap of ``manifests/dagster.yaml``. A project uses this stack
-when it names no manifests directory and has no ``manifests/`` of its own.
+``manifests/`` holds one file per component (PostgreSQL, MinIO, Polaris, Dagster and the
+namespace; its source is the repository's top-level ``manifests/``, which ``stack/manifests``
+links to and the wheel carries a copy of). The Polaris bootstrap
+(:mod:`floe_testing.stack.polaris_bootstrap`) is the payload of a Kubernetes Job, carried
+verbatim in a ConfigMap of ``manifests/polaris.yaml``, and the Dagster code location is a
+ConfigMap of ``manifests/dagster.yaml``. A project uses this stack when it names no manifests
+directory and has no ``manifests/`` of its own.
 """
 
 from __future__ import annotations

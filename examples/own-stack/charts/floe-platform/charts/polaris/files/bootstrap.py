@@ -8,6 +8,8 @@ import urllib.parse
 import urllib.request
 
 API = os.environ["POLARIS_URL"]
+if not API.startswith(("http://", "https://")):
+    raise SystemExit(f"POLARIS_URL must be http(s), got {API!r}")
 CATALOG = os.environ["POLARIS_WAREHOUSE"]
 BUCKET = os.environ["BUCKET"]
 ROLE = "platform_content_manager"
@@ -20,9 +22,10 @@ def call(method, path, body=None, token=None, form=False):
                else "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(API + path, data=data, method=method, headers=headers)
+    request = urllib.request.Request(  # noqa: S310 - API is http(s), checked above
+        API + path, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
             text = reply.read()
             return json.loads(text) if text else {}
     except urllib.error.HTTPError as exc:
