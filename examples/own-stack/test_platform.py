@@ -53,8 +53,9 @@ def test_postgres_of_the_chart(postgres_connection: connection) -> None:
 
 
 def test_a_trace_sent_to_jaeger_can_be_found(floe_cluster: ClusterSession) -> None:
-    # TODO(issue 22): a service declaration in conftest.py (one statement) will give this test
-    # a jaeger config/client fixture; until then the Service is reached by name and port.
+    # TODO(issue 22): a service declaration in conftest.py (`declare_service`, README "Your own
+    # services") replaces these two calls with jaeger fixtures; here the Service is reached by
+    # name and port.
     otlp = floe_cluster.endpoint("jaeger", 4318, "floe-test")
     query = floe_cluster.endpoint("jaeger", 16686, "floe-test")
     trace_id = secrets.token_hex(16)
