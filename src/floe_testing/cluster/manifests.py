@@ -264,11 +264,14 @@ def checked_document(path: Path, index: int, obj: Any) -> ManifestDoc:
     return ManifestDoc(path, index, obj)
 
 
+def apply_rank(doc: ManifestDoc) -> float:
+    """A document's place in the apply order (equal for documents of one kind)."""
+    return KIND_ORDER.index(doc.kind) if doc.kind in KIND_ORDER else _UNLISTED_RANK
+
+
 def apply_order(docs: Iterable[ManifestDoc]) -> list[ManifestDoc]:
     """Documents in dependency order (stable within a kind)."""
-    def rank(doc: ManifestDoc) -> float:
-        return KIND_ORDER.index(doc.kind) if doc.kind in KIND_ORDER else _UNLISTED_RANK
-    return sorted(docs, key=rank)
+    return sorted(docs, key=apply_rank)
 
 
 def components(docs: Iterable[ManifestDoc]) -> dict[str, Component]:
