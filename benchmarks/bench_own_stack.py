@@ -33,7 +33,7 @@ TIMEOUT = 600.0
 def _settings(cluster: Cluster) -> ClusterSettings:
     return ClusterSettings(
         cluster_name=cluster.name, keep_cluster=False, kubeconfig=cluster.kubeconfig,
-        kubeconfig_source="--kubeconfig", kind_image=KIND_NODE_IMAGE, kind_bin=None,
+        kubeconfig_source="--kubeconfig", kind_image_option=KIND_NODE_IMAGE, kind_bin=None,
         kubectl=cluster.kubectl, manifests_dir=CHART, manifests_source="benchmark",
         ready_timeout=TIMEOUT, chart_values={"floe-platform": ChartValues((VALUES,))})
 
