@@ -10,6 +10,7 @@ declarations.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -31,6 +32,8 @@ _EXPORTS = {
     "wait_for_service": "floe_testing.polling",
     "ServiceFixture": "floe_testing.service_fixture",
     "check_service_health": "floe_testing.service_fixture",
+    "ServiceHealth": "floe_testing.service_fixture",
+    "service_health": "floe_testing.service_fixture",
     "ServiceDeclaration": "floe_testing.services.declaration",
     "declare_service": "floe_testing.services.fixtures",
     "ServiceHelper": "floe_testing.services.helper",
@@ -49,6 +52,10 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is not None:
         return getattr(importlib.import_module(module), name)
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        # a submodule not imported yet (``from floe_testing import traceability``): the import
+        # system imports it next; the services' names need not be loaded for that
+        raise AttributeError(name)
     path = _service_exports().get(name)
     if path is None:
         raise AttributeError(f"module 'floe_testing' has no attribute {name!r}")
@@ -64,8 +71,9 @@ __all__ = [  # noqa: RUF022 - the general names, then the services' (a test chec
     "AdapterTestBase", "CleanupError", "ConditionFailed", "ConfigError", "EndpointConfig",
     "FloeTestingError", "InfrastructureError", "IntegrationTestBase", "NotReady",
     "PluginTestBase", "PollingConfig", "PollingTimeoutError", "ServiceDeclaration",
-    "ServiceFixture", "ServiceHelper", "ServiceRequirement", "check_service_health",
-    "declare_service", "wait_for_condition", "wait_for_service",
+    "ServiceFixture", "ServiceHealth", "ServiceHelper", "ServiceRequirement",
+    "check_service_health", "declare_service", "service_health", "wait_for_condition",
+    "wait_for_service",
     "DagsterConfig", "DagsterFixture", "DuckDBConfig", "DuckDBFixture", "MinIOConfig",
     "MinIOFixture", "PolarisConfig", "PolarisFixture", "PostgresConfig", "PostgresFixture",
     "run_dagster_job",
@@ -88,7 +96,12 @@ if TYPE_CHECKING:
         wait_for_condition,
         wait_for_service,
     )
-    from floe_testing.service_fixture import ServiceFixture, check_service_health
+    from floe_testing.service_fixture import (
+        ServiceFixture,
+        ServiceHealth,
+        check_service_health,
+        service_health,
+    )
     from floe_testing.service_requirement import ServiceRequirement
     from floe_testing.services.dagster.config import DagsterConfig
     from floe_testing.services.dagster.helper import DagsterFixture, run_dagster_job

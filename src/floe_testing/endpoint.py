@@ -7,8 +7,7 @@ cluster, or a server named by env. Imported on every run: stdlib only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 #: The Kubernetes namespace of the packaged stack (not a SQL or Iceberg namespace).
 DEFAULT_K8S_NAMESPACE = "floe-test"
@@ -21,8 +20,7 @@ def dns_name(service: str, namespace: str = DEFAULT_K8S_NAMESPACE) -> str:
     return f"{service}.{namespace}.svc.cluster.local"
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):  # made on every run's imports: cheaper than a dataclass
     """An address plus how it was obtained, for clients that retry through a restarting
     forward and for messages that say where the address came from."""
 

@@ -111,7 +111,16 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any],
     try:
         result = yield
     except FloeTestingError as exc:
-        fail(str(exc))
+        try:
+            fail(str(exc))
+        except pytest.fail.Exception as failure:
+            # pytest caches the error of a wider-scoped fixture and re-raises it for every
+            # later test without calling this hook again: cache the one-screen failure, or the
+            # second test shows the first one's error as a full traceback
+            cached = fixturedef.cached_result
+            if cached is not None and cached[2] is not None:
+                fixturedef.cached_result = (None, cached[1], (failure, failure.__traceback__))
+            raise
     configs = sys.modules.get("floe_testing.services.settings")
     if configs is not None and isinstance(result, configs.ServiceSettings):
         request.config.stash[SECRET_VALUES].add_settings(result)

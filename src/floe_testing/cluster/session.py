@@ -15,7 +15,6 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,7 +93,7 @@ class ClusterSession:
         """kubectl, found when the cluster is first needed (once; a clear error if none). In a
         pod it is never needed: no forwards, and the API is pykube's."""
         if self._find_kubectl is not None and not self.settings.in_cluster:
-            self.settings = replace(self.settings, kubectl=self._find_kubectl())
+            self.settings = self.settings._replace(kubectl=self._find_kubectl())
             self.stack.settings = self.settings
             self._find_kubectl = None
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
@@ -43,8 +43,7 @@ if TYPE_CHECKING:
     from floe_testing.cluster.charts import ChartValues, RenderSettings
 
 
-@dataclass(frozen=True)
-class ClusterSettings:
+class ClusterSettings(NamedTuple):  # a NamedTuple: made on every run, cheaper than a dataclass
     """Everything the cluster session needs to know, already validated."""
 
     cluster_name: str
@@ -59,7 +58,7 @@ class ClusterSettings:
     manifests_source: str = "default"
     extra_manifests: tuple[Path, ...] = ()
     load_images: tuple[str, ...] = ()
-    image_overrides: dict[str, str] = field(default_factory=dict)
+    image_overrides: Mapping[str, str] = MappingProxyType({})
     ready_timeout: float = DEFAULT_READY_TIMEOUT
 
     in_cluster: bool = False
@@ -68,7 +67,7 @@ class ClusterSettings:
     stack_provided: bool = False
     state_dir: Path = Path(".pytest-kind")
     #: charts and kustomizations (README "Your own stack")
-    chart_values: dict[str, ChartValues] = field(default_factory=dict)
+    chart_values: Mapping[str, ChartValues] = MappingProxyType({})
     helm_bin: str | None = None
     kind_config: Path | None = None
 

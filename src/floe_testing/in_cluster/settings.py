@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import pytest
 
@@ -34,8 +34,7 @@ IN_CLUSTER_SETTINGS = pytest.StashKey["InClusterSettings"]()
 SHARD_EXIT = pytest.StashKey[int]()
 
 
-@dataclass(frozen=True)
-class InClusterSettings:
+class InClusterSettings(NamedTuple):  # made on every run: cheaper than a dataclass
     """Whether the tests run in pods, how many, on which image (already validated)."""
 
     enabled: bool = False

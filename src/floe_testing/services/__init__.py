@@ -10,7 +10,8 @@ env variables) is derived from :func:`builtin_services`.
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -21,9 +22,10 @@ if TYPE_CHECKING:
 def builtin_service_modules() -> list[ModuleType]:
     """The built-in services' packages, in name order (each holds ``SERVICE`` and its
     fixtures)."""
-    return [importlib.import_module(f"{__name__}.{found.name}")
-            for found in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)
-            if found.ispkg]
+    here = Path(__file__).parent
+    return [importlib.import_module(f"{__name__}.{name}")
+            for name in sorted(entry.name for entry in os.scandir(here)
+                               if (here / entry.name / "__init__.py").is_file())]
 
 
 def builtin_services() -> list[ServiceDeclaration]:

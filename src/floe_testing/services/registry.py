@@ -46,6 +46,9 @@ class ServiceRegistry:
         if not isinstance(holder, types.ModuleType | type) or id(holder) in self._scanned:
             return
         self._scanned.add(id(holder))
+        if getattr(holder, "__module__", None) is None and str(
+                getattr(holder, "__name__", "")).startswith("_pytest."):
+            return  # pytest's own plugins declare no service
         for value in list(vars(holder).values()):
             declaration = declaration_of(value)
             if declaration is not None:

@@ -6,7 +6,6 @@ check that turns a collector with malformed requirement markers into a collectio
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +21,14 @@ if TYPE_CHECKING:
 INVALID_MARKERS = "invalid @pytest.mark.requirement (floe-testing traceability):"
 
 
-@dataclass
 class CollectedData:
     """What collection found; JSON-serialisable so xdist workers can ship it to the controller."""
 
-    claims: dict[str, list[str]] = field(default_factory=dict)
-    unmarked: set[str] = field(default_factory=set)
-    sleep_violations: set[str] = field(default_factory=set)
-    collected: set[str] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.claims: dict[str, list[str]] = {}
+        self.unmarked: set[str] = set()
+        self.sleep_violations: set[str] = set()
+        self.collected: set[str] = set()
 
     def to_json(self) -> str:
         """Serialise (sorted, so the payload is deterministic)."""

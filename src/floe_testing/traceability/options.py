@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -120,8 +120,7 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
-@dataclass(frozen=True)
-class TraceabilitySettings:
+class TraceabilitySettings(NamedTuple):  # made on every run: cheaper than a dataclass
     """The traceability options of one run, validated and with paths resolved."""
 
     id_pattern: str = DEFAULT_ID_PATTERN
@@ -130,7 +129,7 @@ class TraceabilitySettings:
     spec_id: str | None = None
     threshold: float | None = None
     require_markers: bool = False
-    require_markers_scopes: tuple[str, ...] = field(default_factory=tuple)
+    require_markers_scopes: tuple[str, ...] = ()
     forbid_sleep: bool = False
 
     @property

@@ -40,11 +40,12 @@ token = call("POST", "/api/catalog/v1/oauth/tokens", {
     "client_secret": os.environ["POLARIS_CLIENT_SECRET"], "scope": "PRINCIPAL_ROLE:ALL"},
     form=True)["access_token"]
 management = "/api/management/v1"
+location = f"s3://{BUCKET}/{CATALOG}"  # the catalog owns its prefix, nothing else
 call("POST", f"{management}/catalogs", {"catalog": {
     "type": "INTERNAL", "name": CATALOG,
-    "properties": {"default-base-location": f"s3://{BUCKET}/{CATALOG}",
+    "properties": {"default-base-location": location,
                    "polaris.config.drop-with-purge.enabled": "true"},
-    "storageConfigInfo": {"storageType": "S3", "allowedLocations": [f"s3://{BUCKET}/"],
+    "storageConfigInfo": {"storageType": "S3", "allowedLocations": [f"{location}/"],
                           "endpointInternal": os.environ["S3_ENDPOINT"],
                           "pathStyleAccess": True, "region": "us-east-1"}}}, token)
 call("POST", f"{management}/catalogs/{CATALOG}/catalog-roles",
@@ -53,4 +54,4 @@ call("PUT", f"{management}/catalogs/{CATALOG}/catalog-roles/{ROLE}/grants",
      {"grant": {"type": "catalog", "privilege": "CATALOG_MANAGE_CONTENT"}}, token)
 call("PUT", f"{management}/principal-roles/service_admin/catalog-roles/{CATALOG}",
      {"catalogRole": {"name": ROLE}}, token)
-print(f"catalog {CATALOG} ready on s3://{BUCKET}/")
+print(f"catalog {CATALOG} ready on {location}/")
