@@ -40,14 +40,15 @@ from bench_common import REPO, RESULTS_DIR, BenchResult, log, run
 from bench_in_cluster import bench_in_cluster
 from bench_install import DEFAULT_VENV_CACHE, bench_per_run_cost
 from bench_local import bench_isolation, bench_polling, bench_unit_only
+from bench_own_stack import bench_own_stack
 
 from floe_testing.cluster.settings import parse_image_overrides
 from floe_testing.stack import PACKAGED_MANIFESTS
 
 BENCHES = ["port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm",
-           "in-cluster", "unit-only", "per-run-cost", "polling", "isolation"]
+           "in-cluster", "own-stack", "unit-only", "per-run-cost", "polling", "isolation"]
 CLUSTER_BENCHES = {"port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm",
-                   "in-cluster"}
+                   "in-cluster", "own-stack"}
 WHOLE_STACK = ("postgres", "minio", "polaris", "dagster")
 LOCALKUBE = REPO.parent / "shared" / "localkube"
 LOCALKUBE_OVERRIDES = [
@@ -114,6 +115,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if value is not None:
             setattr(args, name, value.absolute())
     return args
+
+
+def _helm() -> Path:
+    found = shutil.which("helm")
+    if found is None:
+        raise RuntimeError("helm not found on PATH (.ci/prepare installs it)")
+    return Path(found)
 
 
 def machine_info(args: argparse.Namespace) -> dict[str, Any]:
@@ -256,6 +264,8 @@ def main(argv: list[str]) -> int:
         # the example suite here, in 1 pod, in 2 pods (runner image from tests/images)
         "in-cluster": lambda r: bench_in_cluster(
             r, get_cluster().with_manifests(PACKAGED_MANIFESTS, {}), args.runs),
+        # a team's own stack: the example chart, ours vs helm install --wait
+        "own-stack": lambda r: bench_own_stack(r, get_cluster(), args.runs, _helm()),
         "unit-only": lambda r: bench_unit_only(r, args.runs),
         "per-run-cost": lambda r: bench_per_run_cost(
             r, args.runs, venv_cache=args.venv_cache, fresh_venvs=args.fresh_venvs,

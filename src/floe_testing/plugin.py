@@ -155,6 +155,16 @@ def pytest_make_collect_report(
     return report
 
 
+def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Collector | None:
+    """A chart's test hooks are tests, collected from its ``Chart.yaml``
+    (``cluster.chart_tests``)."""
+    if file_path.name != "Chart.yaml":
+        return None
+    from floe_testing.cluster.chart_tests import collect_chart_tests
+
+    return collect_chart_tests(file_path, parent)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Plan which services the selected tests need, so they are provisioned together."""

@@ -7,7 +7,8 @@ image is this project's own: the runner ``--floe-in-cluster`` runs the tests on.
 stand-in holds the real program and keeps the official image's contract (entrypoint, args,
 user, paths, env) as far as the manifests rely on it; see ``tests/images/README.md``.
 
-The references come from the packaged manifests themselves, so a changed pin rebuilds and an
+The references come from the packaged manifests themselves and from the example charts
+(``examples/own-stack``, rendered with its values-test.yaml), so a changed pin rebuilds and an
 image without a recipe fails here, naming it. Every step is cached (Go binaries and the
 Maven jars under ``$FLOE_IMAGE_CACHE``, images by localkube): a second run takes seconds.
 
@@ -40,6 +41,10 @@ STEP_TIMEOUT = 1800  # seconds; the cold Go and Maven builds take minutes, never
 #: are the closest versions it serves (see tests/images/README.md).
 MINIO_MODULE = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 MC_MODULE = "github.com/minio/mc@v0.0.0-20250313080218-cf909e1063a9"
+#: Jaeger's v2 binary (``cmd/jaeger``, the image ``jaegertracing/jaeger``): Go module version
+#: by image tag (Jaeger releases v1.x and v2.x together: v1.75.0 is v2.12.0). Its go.mod has a
+#: replace directive, so ``go install`` refuses it: it is built as a tool of a module of ours.
+JAEGER_MODULES = {"2.12.0": "github.com/jaegertracing/jaeger/cmd/jaeger@v1.75.0"}
 #: Apache Iceberg's REST catalog server (one runnable jar), the catalog behind the Polaris
 #: stand-in
 ICEBERG_REST = "org.apache.iceberg:iceberg-open-api:1.10.1"
@@ -108,6 +113,25 @@ class Builder:
         if not binary.is_file():
             self.run(f"go install {module}", ["go", "install", module],
                      env={"GOBIN": str(target), "CGO_ENABLED": "0"})
+        return binary
+
+    def go_tool(self, module: str, name: str) -> Path:
+        """A program whose module ``go install`` refuses (a replace directive): added with
+        ``go get -tool`` to a module of ours and built from there (static, cached)."""
+        target = CACHE / "go-tools" / module.rpartition("/")[2].replace("@", "-")
+        binary = target / name
+        if not binary.is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            env = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+            if not (target / "go.mod").is_file():
+                self.run(f"go mod init for {module}", ["go", "mod", "init",
+                                                       "floe-testing.local/tool-build"],
+                         cwd=target, env=env)
+            self.run(f"go get -tool {module}", ["go", "get", "-tool", module], cwd=target,
+                     env=env)
+            self.run(f"go build {module}", ["go", "build", "-o", f"{name}.tmp",
+                                            module.partition("@")[0]], cwd=target, env=env)
+            (target / f"{name}.tmp").rename(binary)
         return binary
 
     def maven_jar(self, artifact: str) -> Path:
@@ -207,6 +231,21 @@ def polaris(b: Builder, ref: str) -> None:
             "--expose", "8181", "--expose", "8182")
 
 
+def jaeger(b: Builder, ref: str) -> None:
+    # the real Jaeger v2 (all-in-one with in-memory storage when given no config), as the
+    # official image runs it: /cmd/jaeger/jaeger-linux, listening on all interfaces, uid 10001
+    module = JAEGER_MODULES.get(tag(ref))
+    if module is None:
+        raise SystemExit(f"images: no Jaeger module version known for {ref}; add its tag to "
+                         "JAEGER_MODULES (the release notes pair v1.x with v2.x)")
+    binary = b.go_tool(module, "jaeger")
+    b.image(f"jaeger {ref}", "python", "--tag", ref,
+            "--add", f"{binary}:/cmd/jaeger/jaeger-linux",
+            "--env", "JAEGER_LISTEN_HOST=0.0.0.0", "--user", "10001",
+            "--entrypoint", '["/cmd/jaeger/jaeger-linux"]',
+            "--expose", "16686", "--expose", "4317", "--expose", "4318", "--expose", "13133")
+
+
 def java_home() -> Path:
     """A self-contained JDK of this machine to copy into the image (Debian's JRE package does
     not install into the image's minimal root: its man-page links fail)."""
@@ -266,13 +305,21 @@ RECIPES: dict[str, Callable[[Builder, str], None]] = {
     "quay.io/minio/minio": minio,
     "quay.io/minio/mc": mc,
     "docker.io/apache/polaris": polaris,
+    "docker.io/jaegertracing/jaeger": jaeger,
 }
+#: the example project whose own chart is its stack; its images are built too
+OWN_STACK = REPO / "examples" / "own-stack" / "charts" / "floe-platform"
 
 
 def stack_images() -> list[str]:
-    """Every image the packaged manifests name, normalised, in first-seen order."""
+    """Every image the packaged manifests and the example chart (rendered with helm, its
+    values-test.yaml, hooks and tests included) name, normalised, in first-seen order."""
+    from floe_testing.cluster.charts import ChartValues, RenderSettings
+
+    render = RenderSettings("floe-test", values={"floe-platform": ChartValues(
+        (OWN_STACK / "values-test.yaml",))})
     found: dict[str, None] = {}
-    for doc in load_manifests(PACKAGED_MANIFESTS):
+    for doc in load_manifests(PACKAGED_MANIFESTS) + load_manifests(OWN_STACK, render):
         for ref in images(doc.obj):
             found.setdefault(normalise(ref), None)
     return list(found)
@@ -287,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "../shared/localkube)")
     parser.add_argument("--only", nargs="*", default=None,
                         help="build only these (recipe names: postgres, python, dagster, minio, "
-                             "mc, polaris, runner)")
+                             "mc, polaris, jaeger, runner)")
     args = parser.parse_args(argv)
     localkube = args.localkube / "localkube"
     if not localkube.is_file():

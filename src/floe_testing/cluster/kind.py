@@ -68,6 +68,7 @@ class KindClusterOfRun:
         if kept is not None:  # a kept cluster answers with the kubeconfig kind wrote for it
             self.progress.line(f"using kind cluster {s.cluster_name!r} (reuse, kept by an "
                                f"earlier run; keep={keep})")
+            self._check_kind_config(kubeconfig.parent, known=True)
             self.cluster = cluster
             self._load_images(cluster, kind.path)
             return kept
@@ -75,12 +76,16 @@ class KindClusterOfRun:
         verb = "reuse" if exists else "create"
         self.progress.line(f"using kind cluster {s.cluster_name!r} ({verb}; kind {kind.path} "
                            f"from {kind.source}; keep={keep})")
+        if exists:  # not created through this kubeconfig: its kind config is unknown here
+            self._check_kind_config(kubeconfig.parent, known=False)
         self.cluster = cluster
         if exists:  # kept by an earlier run, maybe from another directory: ask kind for access
             with self.progress.step(f"export kubeconfig of kind cluster {s.cluster_name!r}"):
                 _export_kubeconfig(kind.path, s.cluster_name, kubeconfig)
         else:
             self._create(cluster, kind.path, kubeconfig)
+            _kind_config_record(kubeconfig.parent).write_text(
+                _kind_config_digest(s.kind_config))
         restrict_permissions(kubeconfig)
         self._load_images(cluster, kind.path)
         return connect(kubeconfig, f"kind cluster {s.cluster_name!r} kubeconfig")
@@ -110,13 +115,42 @@ class KindClusterOfRun:
                     + "Build or pull the image locally first (`docker images` must list it), "
                     "or fix --floe-load-image / floe_load_images / FLOE_LOAD_IMAGES.")
 
+    def _check_kind_config(self, state: Path, *, known: bool) -> None:
+        """A kept cluster is reused only with the kind config it was created with (a changed
+        config, e.g. new port mappings, needs a new cluster); one created elsewhere
+        (``known=False``: this project's kubeconfig does not reach it) is reported, its config
+        unknown."""
+        s = self.settings
+        record = _kind_config_record(state)
+        wanted = _kind_config_digest(s.kind_config)
+        if not known:
+            record.unlink(missing_ok=True)  # it described another cluster of that name
+        if not record.is_file():
+            if s.kind_config is not None:
+                self.progress.line(f"kind cluster {s.cluster_name!r} was not created by this "
+                                   f"project: whether it has the kind config {s.kind_config} "
+                                   "is unknown (delete it to create it with that config)")
+            return
+        had = record.read_text().strip()
+        if had != wanted:
+            now = f"the kind config {s.kind_config}" if s.kind_config else "no kind config"
+            raise InfrastructureError(
+                f"kind cluster {s.cluster_name!r} (kept by an earlier run) was created with "
+                f"{'another kind config' if had != 'none' else 'no kind config'}, this run "
+                f"asks for {now} (--kind-config, ini floe_kind_config, env FLOE_KIND_CONFIG). "
+                f"It is not reused: delete it (kind delete cluster --name {s.cluster_name}) "
+                "and run again to create it with this config, or run with the config it was "
+                "created with.")
+
     def _create(self, cluster: KindCluster, kind: Path, kubeconfig: Path) -> None:
         name = self.settings.cluster_name
+        config = self.settings.kind_config
         failed: subprocess.CalledProcessError | None = None
-        with self.progress.step(f"create kind cluster {name!r}"):
+        with self.progress.step(f"create kind cluster {name!r}"
+                                + (f" with kind config {config}" if config else "")):
             with _stderr_tail() as kind_said:
                 try:
-                    cluster.create()
+                    cluster.create(config_file=config)
                 except subprocess.CalledProcessError as exc:
                     failed = exc
             if failed is not None:
@@ -132,6 +166,17 @@ class KindClusterOfRun:
                 )
 
 
+def _kind_config_record(state: Path) -> Path:
+    """Beside the kubeconfig of a cluster this project created: its kind config's digest."""
+    return state / "kind-config.sha256"
+
+
+def _kind_config_digest(config: Path | None) -> str:
+    import hashlib
+
+    return hashlib.sha256(config.read_bytes()).hexdigest() if config is not None else "none"
+
+
 def delete_kind_cluster(record: ClusterRecord, progress: Progress) -> None:
     """Delete the kind cluster a run created (from any process of the run)."""
     from pytest_kind import KindCluster
@@ -141,6 +186,7 @@ def delete_kind_cluster(record: ClusterRecord, progress: Progress) -> None:
                           kubectl_path=Path(str(record.kubectl_path)))
     with progress.step(f"delete kind cluster {record.kind_name!r}"):
         cluster.delete()
+    _kind_config_record(Path(str(record.kubeconfig)).parent).unlink(missing_ok=True)
 
 
 def contain_pytest_kind(config: pytest.Config) -> None:

@@ -77,12 +77,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_verified(url: str, expected_sha256: str, target: Path, *, attempts: int = 3) -> Path:
+def download_verified(url: str, expected_sha256: str, target: Path, *, attempts: int = 3,
+                      tool: str = "kind", hint: str = INSTALL_HINT,
+                      url_env: str = "FLOE_KIND_DOWNLOAD_URL") -> Path:
     """Download ``url`` to ``target`` atomically, only if its sha256 matches.
 
     Network errors are retried with backoff; a checksum mismatch is not (the same bytes would
     come again) and leaves nothing at ``target``. A file lock makes parallel sessions share
-    one download.
+    one download. ``tool``, ``hint`` and ``url_env`` word the errors (kind's by default; the
+    Helm download shares this code).
     """
     # imported here: settings read KIND_NODE_IMAGE from this module on every pytest run
     from filelock import FileLock
@@ -104,12 +107,13 @@ def download_verified(url: str, expected_sha256: str, target: Path, *, attempts:
             reraise=True,
         )
         try:
-            tmp_path = retrying(_fetch_to_temp, url, target.parent)
+            tmp_path = retrying(_fetch_to_temp, url, target.parent, url_env)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
+            where = "--kind-bin, KIND_PATH, PATH" if tool == "kind" else "option, env, PATH"
             raise InfrastructureError(
-                f"kind was not found (--kind-bin, KIND_PATH, PATH) and downloading {url} failed "
-                f"after {attempts} attempts: {reason}.\n{INSTALL_HINT}"
+                f"{tool} was not found ({where}) and downloading {url} failed "
+                f"after {attempts} attempts: {reason}.\n{hint}"
             ) from None
         actual = sha256_of(tmp_path)
         if actual != expected_sha256:
@@ -123,10 +127,10 @@ def download_verified(url: str, expected_sha256: str, target: Path, *, attempts:
         return target
 
 
-def _fetch_to_temp(url: str, directory: Path) -> Path:
+def _fetch_to_temp(url: str, directory: Path, url_env: str = "FLOE_KIND_DOWNLOAD_URL") -> Path:
     if not url.startswith(("https://", "http://")):
-        raise ConfigError(f"kind download URL {url!r} must be http(s) (FLOE_KIND_DOWNLOAD_URL)")
-    fd, name = tempfile.mkstemp(prefix=".kind-download-", dir=directory)
+        raise ConfigError(f"download URL {url!r} must be http(s) ({url_env})")
+    fd, name = tempfile.mkstemp(prefix=".download-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out, \
                 urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - checked above

@@ -8,9 +8,12 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floe_testing.errors import ConfigError, FloeTestingError
+
+if TYPE_CHECKING:
+    from floe_testing.cluster.charts import Hook, Origin, RenderSettings
 
 #: Apply order: what others refer to first (kinds not listed go just before workloads).
 KIND_ORDER = [
@@ -40,6 +43,12 @@ class ManifestDoc:
     obj: dict[str, Any]
     #: set when this document replaces one of another file: it joins that document's component
     replaces_in: str | None = None
+    #: a rendered document's component (its chart or kustomization), not its file's stem
+    component_name: str | None = None
+    #: a chart's hook: run in its phase by ``hooks``, never applied with the component
+    hook: Hook | None = None
+    #: the chart or kustomization a rendered document came from
+    origin: Origin | None = None
 
     @property
     def kind(self) -> str:
@@ -56,8 +65,9 @@ class ManifestDoc:
 
     @property
     def component(self) -> str:
-        """The file's stem: documents of one file are applied together, on demand."""
-        return self.replaces_in or self.path.stem
+        """The file's stem (a rendered document's chart or kustomization): documents of one
+        component are applied together, on demand."""
+        return self.replaces_in or self.component_name or self.path.stem
 
     @property
     def identity(self) -> tuple[str, str | None, str]:
@@ -76,11 +86,20 @@ class Component:
     name: str
     docs: list[ManifestDoc] = field(default_factory=list)
     depends_on: set[str] = field(default_factory=set)
+    #: a chart's hooks (``cluster.hooks`` runs them in their phases)
+    hooks: list[ManifestDoc] = field(default_factory=list)
+    #: the chart release or kustomization it was rendered from
+    origin: Origin | None = None
+
+    @property
+    def is_chart(self) -> bool:
+        """True for a Helm chart's release (hooks, release record)."""
+        return self.origin is not None and self.origin.kind == "chart"
 
     @property
     def always(self) -> bool:
         """Files without workloads (namespaces, quotas, shared config) are always applied."""
-        return not any(doc.kind in WORKLOAD_KINDS for doc in self.docs)
+        return not self.hooks and not any(doc.kind in WORKLOAD_KINDS for doc in self.docs)
 
     def services(self) -> Iterator[tuple[str, str | None, list[int]]]:
         """(name, namespace, ports) of each Service this component defines."""
@@ -90,34 +109,66 @@ class Component:
                 yield doc.name, doc.namespace, ports
 
 
-def load_manifests(directory: Path) -> list[ManifestDoc]:
-    """Every document of every ``*.yaml``/``*.yml`` under ``directory``, sorted by file name."""
+def load_manifests(directory: Path, render: RenderSettings | None = None) -> list[ManifestDoc]:
+    """Every document of every ``*.yaml``/``*.yml`` under ``directory``, sorted by file name;
+    a chart (``Chart.yaml``, a packaged ``.tgz``) or kustomization found there, or
+    ``directory`` itself being one, is rendered into one component (``cluster.charts``)."""
     if not directory.is_dir():
         raise ConfigError(
             f"Manifests directory {directory} does not exist (set --floe-manifests or the "
             "floe_manifests ini option)."
         )
-    files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml"))
+    from floe_testing.cluster.charts import render_directory
+
     docs: list[ManifestDoc] = []
-    for path in files:
-        docs.extend(_load_file(path))
+    for path, rendered in _sources(directory):
+        docs.extend(render_directory(path, render) if rendered else _load_file(path))
     return docs
 
 
-def load_layers(base: Path, extras: Iterable[Path] = ()) -> list[ManifestDoc]:
+def _sources(directory: Path) -> list[tuple[Path, bool]]:
+    """Plain YAML files and rendered components (charts, kustomizations) under ``directory``,
+    by path; nothing inside a chart or kustomization is read as a plain file."""
+    from floe_testing.cluster.charts import chart_archive_name, is_chart_dir
+    from floe_testing.cluster.kustomize import is_kustomization
+
+    found: list[tuple[Path, bool]] = []
+
+    def walk(folder: Path) -> None:
+        if is_chart_dir(folder) or is_kustomization(folder):
+            found.append((folder, True))
+            return
+        for path in sorted(folder.iterdir()):
+            if path.is_dir():
+                walk(path)
+            elif path.suffix in (".yaml", ".yml"):
+                found.append((path, False))
+            elif chart_archive_name(path) is not None:
+                found.append((path, True))
+
+    walk(directory)
+    return sorted(found)
+
+
+def load_layers(base: Path, extras: Iterable[Path] = (),
+                render: RenderSettings | None = None) -> list[ManifestDoc]:
     """The base manifests plus each extra directory, in order. An extra document with the
     identity of an earlier one replaces it in place (and joins its component), so a project
     changes one object of the packaged stack, e.g. the Dagster code location, without copying
     the rest; other documents are added, grouped by their file names as usual."""
-    docs = load_manifests(base)
+    from floe_testing.cluster.charts import check_chart_settings, release_namespaces
+
+    docs = load_manifests(base, render)
     for directory in extras:
         at = {doc.identity: i for i, doc in enumerate(docs)}
-        for doc in load_manifests(directory):
+        for doc in load_manifests(directory, render):
             if doc.identity in at:
                 doc.replaces_in = docs[at[doc.identity]].component
                 docs[at[doc.identity]] = doc
             else:
                 docs.append(doc)
+    check_chart_settings(docs, render)
+    release_namespaces(docs)
     stamp_config_digests(docs)
     return docs
 
@@ -194,22 +245,33 @@ def _load_file(path: Path) -> Iterator[ManifestDoc]:
     for index, obj in enumerate(raw_docs):
         if obj is None:
             continue
-        if not isinstance(obj, dict):
-            raise ManifestError(f"{path} (document {index}): expected a mapping, got "
-                                f"{type(obj).__name__}")
-        missing = [k for k in ("apiVersion", "kind") if not obj.get(k)]
-        if not isinstance(obj.get("metadata"), dict) or not obj["metadata"].get("name"):
-            missing.append("metadata.name")
-        if missing:
-            raise ManifestError(f"{path} (document {index}): missing {', '.join(missing)}")
-        yield ManifestDoc(path, index, obj)
+        yield checked_document(path, index, obj)
+
+
+def checked_document(path: Path, index: int, obj: Any) -> ManifestDoc:
+    """A document that has what applying it needs (a mapping with apiVersion, kind and
+    metadata.name), else an error naming file and index."""
+    if not isinstance(obj, dict):
+        raise ManifestError(f"{path} (document {index}): expected a mapping, got "
+                            f"{type(obj).__name__}")
+    missing = [k for k in ("apiVersion", "kind") if not obj.get(k)]
+    if not isinstance(obj.get("metadata"), dict) or not obj["metadata"].get("name"):
+        missing.append("metadata.name")
+    if missing:
+        hint = (" (a Helm chart's templates? a chart is a directory holding Chart.yaml)"
+                if "{{" in json.dumps(obj) else "")
+        raise ManifestError(f"{path} (document {index}): missing {', '.join(missing)}{hint}")
+    return ManifestDoc(path, index, obj)
+
+
+def apply_rank(doc: ManifestDoc) -> float:
+    """A document's place in the apply order (equal for documents of one kind)."""
+    return KIND_ORDER.index(doc.kind) if doc.kind in KIND_ORDER else _UNLISTED_RANK
 
 
 def apply_order(docs: Iterable[ManifestDoc]) -> list[ManifestDoc]:
     """Documents in dependency order (stable within a kind)."""
-    def rank(doc: ManifestDoc) -> float:
-        return KIND_ORDER.index(doc.kind) if doc.kind in KIND_ORDER else _UNLISTED_RANK
-    return sorted(docs, key=rank)
+    return sorted(docs, key=apply_rank)
 
 
 def components(docs: Iterable[ManifestDoc]) -> dict[str, Component]:
@@ -217,7 +279,8 @@ def components(docs: Iterable[ManifestDoc]) -> dict[str, Component]:
     found: dict[str, Component] = {}
     for doc in docs:
         comp = found.setdefault(doc.component, Component(doc.component))
-        comp.docs.append(doc)
+        (comp.hooks if doc.hook is not None else comp.docs).append(doc)
+        comp.origin = comp.origin or doc.origin
         deps = (doc.obj["metadata"].get("annotations") or {}).get(DEPENDS_ON_ANNOTATION, "")
         comp.depends_on.update(d.strip() for d in str(deps).split(",") if d.strip())
     for comp in found.values():

@@ -25,6 +25,15 @@ READY_TIMEOUT = Setting("--floe-ready-timeout", "floe_ready_timeout", "FLOE_READ
 CLUSTER_NAME = Setting("--cluster-name", "floe_cluster_name", "FLOE_CLUSTER_NAME",
                        option_dest="cluster_name")
 KUBECONFIG_OPTION = Setting("--kubeconfig", env="KUBECONFIG")
+#: your own stack (README "Your own stack"): per-chart values, helm, the kind config
+CHART_VALUES = Setting("--floe-chart-values", "floe_chart_values", "FLOE_CHART_VALUES")
+CHART_SET = Setting("--floe-chart-set", "floe_chart_set", "FLOE_CHART_SET")
+CHART_NAMESPACE = Setting("--floe-chart-namespace", "floe_chart_namespace",
+                          "FLOE_CHART_NAMESPACE")
+#: the env var FLOE_HELM_BIN is read where helm is found (``helm_binary``), after these
+HELM_BIN = Setting("--floe-helm-bin", "floe_helm_bin")
+KIND_CONFIG = Setting("--kind-config", "floe_kind_config", "FLOE_KIND_CONFIG",
+                      option_dest="floe_kind_config")
 
 DEFAULT_CLUSTER_NAME = "floe-test"
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
@@ -62,6 +71,7 @@ def add_options(parser: pytest.Parser, *, pytest_kind_blocked: bool = False) -> 
                     help="how long each workload may take to become ready (ini "
                          f"floe_ready_timeout, env FLOE_READY_TIMEOUT; default "
                          f"{DEFAULT_READY_TIMEOUT:.0f})")
+    _add_own_stack_options(parser)
     parser.addini(MANIFESTS.ini, "directory of manifests, relative to rootdir")
     parser.addini(EXTRA_MANIFESTS.ini, "more manifests directories, one per line",
                   type="linelist")
@@ -70,6 +80,38 @@ def add_options(parser: pytest.Parser, *, pytest_kind_blocked: bool = False) -> 
     parser.addini(IMAGE_OVERRIDES.ini, "image overrides, one FROM=TO per line", type="linelist")
     parser.addini(READY_TIMEOUT.ini, "seconds each workload may take to become ready")
     parser.addini(CLUSTER_NAME.ini, "kind cluster name (default floe-test)")
+
+
+def _add_own_stack_options(parser: pytest.Parser) -> None:
+    """Charts, kustomizations and the kind config (README "Your own stack")."""
+    group = parser.getgroup("floe-testing")
+    group.addoption(CHART_VALUES.option, dest=CHART_VALUES.dest, action="append", default=[],
+                    metavar="CHART=FILE",
+                    help="a values file for the chart named CHART (its Chart.yaml name), after "
+                         "the chart's own values; repeatable, later files win (ini "
+                         "floe_chart_values, env FLOE_CHART_VALUES, comma-separated; env, then "
+                         "ini, then these)")
+    group.addoption(CHART_SET.option, dest=CHART_SET.dest, action="append", default=[],
+                    metavar="CHART:KEY=VALUE",
+                    help="one value for a chart, as helm --set; repeatable, wins over values "
+                         "files (ini floe_chart_set, env FLOE_CHART_SET, comma-separated)")
+    group.addoption(CHART_NAMESPACE.option, dest=CHART_NAMESPACE.dest, action="append",
+                    default=[], metavar="CHART=NAMESPACE",
+                    help="the namespace of a chart's release (default: the stack namespace "
+                         "floe-test; created if missing) (ini floe_chart_namespace, env "
+                         "FLOE_CHART_NAMESPACE)")
+    group.addoption(HELM_BIN.option, dest=HELM_BIN.dest, default=None, metavar="PATH",
+                    help="helm binary that renders charts (ini floe_helm_bin, env "
+                         "FLOE_HELM_BIN; default: helm on PATH, else a pinned, "
+                         "checksum-verified download)")
+    group.addoption(KIND_CONFIG.option, dest=KIND_CONFIG.dest, default=None, metavar="FILE",
+                    help="kind cluster config used when the run creates the kind cluster (ini "
+                         "floe_kind_config, env FLOE_KIND_CONFIG)")
+    parser.addini(CHART_VALUES.ini, "CHART=FILE values files, one per line", type="linelist")
+    parser.addini(CHART_SET.ini, "CHART:KEY=VALUE chart values, one per line", type="linelist")
+    parser.addini(CHART_NAMESPACE.ini, "CHART=NAMESPACE, one per line", type="linelist")
+    parser.addini(HELM_BIN.ini, "helm binary that renders charts")
+    parser.addini(KIND_CONFIG.ini, "kind cluster config file, relative to rootdir")
 
 
 def _add_pytest_kind_options(parser: pytest.Parser) -> None:

@@ -193,7 +193,14 @@ def check_ready(api: pykube.HTTPClient, workload: Workload) -> bool:
         "Job": lambda: _job_ready(obj, workload),
         "Pod": lambda: _pod_ready(obj),
     }
-    reason = checks[workload.kind]()
+    try:
+        reason = checks[workload.kind]()
+    except ConditionFailed as exc:  # a failed Job: say why, from its pods
+        pods = _pods(api, obj) if workload.kind == "Job" else []
+        if not pods:
+            raise
+        raise ConditionFailed("\n".join([str(exc), *(diagnose(api, pod) for pod in pods[-3:])])
+                              ) from None
     if reason is None:
         return True
     _check_pods(api, obj, workload)
@@ -206,8 +213,10 @@ def wait_ready(
     *,
     timeout: float,
     on_ready: Callable[[Workload, float], None] | None = None,
+    interval: float = 0.5,
 ) -> None:
-    """Wait for all workloads in parallel; the first failure cancels the others."""
+    """Wait for all workloads in parallel; the first failure cancels the others. ``interval``
+    is the poll interval (a hook Job, awaited alone on the critical path, polls faster)."""
     items = list(workloads)
     if not items:
         return
@@ -223,7 +232,7 @@ def wait_ready(
 
         try:
             wait_for_condition(condition, PollingConfig(
-                timeout=timeout, interval=0.5, description=f"{workload} to become ready"))
+                timeout=timeout, interval=interval, description=f"{workload} to become ready"))
         except PollingTimeoutError as exc:
             raise ReadinessError(f"{exc}{_diagnosis_of(api, workload)}") from None
         except ConditionFailed as exc:

@@ -57,7 +57,7 @@ class ClusterSession:
         self.planned = planned if planned is not None else set()
         self.shared = shared
         self.access: ClusterAccess | None = None
-        self.stack = Stack(settings, progress)
+        self.stack = Stack(settings, progress, on_secret)
         self._forwards = Forwards(progress)
         self._provisioned: set[ServiceRequirement] = set()
         self._kind: KindClusterOfRun | None = None
@@ -130,6 +130,9 @@ class ClusterSession:
             self.progress.line(f"in-cluster: using the pod's cluster (server {access.server}); "
                                "services are reached through their DNS names")
             return access
+        if self.settings.kind_config is not None:
+            self.progress.line(f"kind config {self.settings.kind_config} not used: the cluster "
+                               "is reused, not created")
         source = self.settings.kubeconfig_source or "kubeconfig"
         with self.progress.step(f"connect to cluster from {source} {self.settings.kubeconfig}"):
             access = connect(self.settings.kubeconfig, source)
@@ -162,6 +165,16 @@ class ClusterSession:
         if expose and not self.settings.in_cluster:
             self._forwards.open(self.settings.kubectl, access.path, reqs)
         self._provisioned.update(reqs)
+
+    def provision_component(self, name: str) -> pykube.HTTPClient:
+        """Bring up one manifest component (and what it depends on) without forwards, e.g. the
+        release a chart's test hooks run against; the cluster's client."""
+        self._resolve_kubectl()
+        self.stack.components()  # a broken manifest fails before any cluster is created
+        access = self.start()
+        with self._shared_lock():
+            self.stack.bring_up_component(access.api, name)
+        return access.api
 
     def endpoint(self, service: str, port: int, namespace: str) -> Endpoint:
         """Provision on first use (all planned services at once), then the live address."""

@@ -8,16 +8,21 @@ import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
 from floe_testing.cluster.options import (
+    CHART_NAMESPACE,
+    CHART_SET,
+    CHART_VALUES,
     CLUSTER_NAME,
     DEFAULT_CLUSTER_NAME,
     DEFAULT_READY_TIMEOUT,
     EXTRA_MANIFESTS,
+    HELM_BIN,
     IMAGE_OVERRIDES,
+    KIND_CONFIG,
     LOAD_IMAGES,
     MANIFESTS,
     PYTEST_KIND_DEFAULT_NAME,
@@ -26,12 +31,16 @@ from floe_testing.cluster.options import (
 from floe_testing.errors import ConfigError
 from floe_testing.location import in_cluster_mode, running_as_shard
 from floe_testing.option_values import (
+    Given,
     Setting,
     every_given,
     first_given,
     positive_number,
     resolved,
 )
+
+if TYPE_CHECKING:
+    from floe_testing.cluster.charts import ChartValues, RenderSettings
 
 
 class ClusterSettings(NamedTuple):  # a NamedTuple: made on every run, cheaper than a dataclass
@@ -57,6 +66,18 @@ class ClusterSettings(NamedTuple):  # a NamedTuple: made on every run, cheaper t
     #: deleted here
     stack_provided: bool = False
     state_dir: Path = Path(".pytest-kind")
+    #: charts and kustomizations (README "Your own stack")
+    chart_values: Mapping[str, ChartValues] = MappingProxyType({})
+    helm_bin: str | None = None
+    kind_config: Path | None = None
+
+    def render_settings(self) -> RenderSettings:
+        """What rendering the stack's charts and kustomizations needs."""
+        from floe_testing.cluster.charts import RenderSettings
+        from floe_testing.endpoint import DEFAULT_K8S_NAMESPACE
+
+        return RenderSettings(DEFAULT_K8S_NAMESPACE, self.helm_bin, self.kubectl,
+                              self.chart_values)
 
     @property
     def kind_image(self) -> str:
@@ -153,6 +174,65 @@ def _load_image(rootdir: Path, entry: str, source: str) -> str:
     return entry
 
 
+def _chart_settings(config: pytest.Config, rootdir: Path) -> dict[str, ChartValues]:
+    """Per chart: values files (must exist), ``--set`` entries and a namespace, each in
+    precedence order (env, ini, option: helm lets the later win), with their sources. Nothing
+    is imported when no chart is configured (this runs on every pytest run)."""
+    files: dict[str, list[Path]] = {}
+    sets: dict[str, list[str]] = {}
+    namespaces: dict[str, str] = {}
+    sources: dict[str, list[str]] = {}
+
+    def chart(given: Given, sep: str, form: str) -> tuple[str, str]:
+        entry = str(given.value)
+        name, found, rest = entry.partition(sep)
+        if not found or not name.strip() or not rest.strip():
+            raise ConfigError(f"{given.source}: {entry!r} is not of the form {form}")
+        where = sources.setdefault(name.strip(), [])
+        if given.source not in where:
+            where.append(given.source)
+        return name.strip(), rest.strip()
+
+    for given in every_given(config, CHART_VALUES, ","):
+        name, path = chart(given, "=", "CHART=FILE (e.g. floe-platform=values-test.yaml)")
+        if not (rootdir / path).is_file():
+            raise ConfigError(f"values file {rootdir / path} does not exist (from "
+                              f"{given.source}); fix the path or remove the setting.")
+        files.setdefault(name, []).append(rootdir / path)
+    for given in every_given(config, CHART_SET, ","):
+        name, assignment = chart(given, ":",
+                                 "CHART:KEY=VALUE (e.g. floe-platform:minio.replicas=1)")
+        if "=" not in assignment:
+            raise ConfigError(f"{given.source}: {given.value!r} is not of the form "
+                              "CHART:KEY=VALUE")
+        sets.setdefault(name, []).append(assignment)
+    for given in every_given(config, CHART_NAMESPACE, ","):
+        name, namespace = chart(given, "=", "CHART=NAMESPACE")
+        if not _CLUSTER_NAME.match(namespace):
+            raise ConfigError(f"{given.source}: namespace {namespace!r} of chart {name!r} is "
+                              "not a DNS-1123 label (lowercase letters, digits and '-')")
+        namespaces[name] = namespace  # env, ini, command line: the last wins
+    if not sources:
+        return {}
+    from floe_testing.cluster.charts import ChartValues
+
+    return {name: ChartValues(tuple(files.get(name, ())), tuple(sets.get(name, ())),
+                              namespaces.get(name), tuple(where))
+            for name, where in sources.items()}
+
+
+def _kind_config(config: pytest.Config, rootdir: Path) -> Path | None:
+    """``--kind-config`` > ini ``floe_kind_config`` > env ``FLOE_KIND_CONFIG``; must exist."""
+    given = first_given(config, KIND_CONFIG)
+    if given is None:
+        return None
+    path = rootdir / str(given.value)
+    if not path.is_file():
+        raise ConfigError(f"kind config {path} does not exist (from {given.source}); fix the "
+                          "path or remove the setting.")
+    return path
+
+
 def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> ClusterSettings:
     """Resolve every option; invalid values raise :class:`ConfigError` naming the source.
 
@@ -202,6 +282,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
             f"({source or 'in-cluster'}): load the image into its nodes yourself "
             "and drop the setting, or unset KUBECONFIG to let floe-testing create a kind cluster.")
     kind_bin = _opt(config, "kind_bin")
+    helm_bin = first_given(config, HELM_BIN)
     return ClusterSettings(
         cluster_name=str(name),
         keep_cluster=bool(_opt(config, "keep_cluster")),
@@ -219,4 +300,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         in_cluster=in_cluster,
         stack_provided=stack_provided,
         state_dir=rootdir / ".pytest-kind",
+        chart_values=_chart_settings(config, rootdir),
+        helm_bin=str(rootdir / str(helm_bin.value)) if helm_bin else None,
+        kind_config=_kind_config(config, rootdir),
     )

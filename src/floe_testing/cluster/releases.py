@@ -1,0 +1,146 @@
+"""A chart's release on the cluster: install, upgrade or unchanged, and the record that says so.
+
+Helm keeps a release's state in the cluster; so do we, in one labelled ConfigMap per release
+(``floe-testing-release-NAME`` in the release's namespace): the digest of what was applied
+(documents and hooks, after image overrides) and the objects it holds. From it a run knows:
+
+* no record: an **install** (``pre-install`` hooks, objects, ``post-install`` hooks);
+* another digest: an **upgrade** (``pre-upgrade`` hooks, objects, ``post-upgrade``), and the
+  objects the release no longer renders are deleted, as ``helm upgrade`` deletes them;
+* the same digest: **unchanged**: no hook runs again; applying is a no-op (each object's
+  applied hash) and the workloads are only checked.
+
+The record is written after the last hook succeeded (a failed install stays an install), is
+created with the run's labels (so a reused cluster loses it with the run's other objects), and
+goes with the cluster or namespace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pykube
+
+from floe_testing.cluster.apply import apply_document, desired_object, object_class
+from floe_testing.cluster.hooks import hooks_of
+from floe_testing.cluster.manifests import Component, ManifestDoc
+
+if TYPE_CHECKING:
+    from floe_testing.cluster.charts import Origin
+
+RELEASE_LABEL = "floe-testing.dev/release"
+RECORD_PREFIX = "floe-testing-release-"
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """What the cluster says of a release: its digest and its objects."""
+
+    digest: str
+    objects: tuple[tuple[str, str, str, str], ...]  # apiVersion, kind, namespace, name
+
+
+class Release:
+    """One chart component's release in this run: what to do, and its hooks per phase."""
+
+    def __init__(self, api: pykube.HTTPClient, component: Component,
+                 overrides: Mapping[str, str]) -> None:
+        assert component.origin is not None
+        self.component = component
+        self.origin: Origin = component.origin
+        self.name = component.name
+        self.digest = release_digest(component, overrides)
+        self.previous = read_record(api, self.origin.namespace, self.name)
+        if self.previous is None:
+            self.action = "install"
+        elif self.previous.digest != self.digest:
+            self.action = "upgrade"
+        else:
+            self.action = "unchanged"
+
+    @property
+    def pre_event(self) -> str | None:
+        return {"install": "pre-install", "upgrade": "pre-upgrade"}.get(self.action)
+
+    @property
+    def post_event(self) -> str | None:
+        return {"install": "post-install", "upgrade": "post-upgrade"}.get(self.action)
+
+    def hooks(self, event: str | None) -> list[ManifestDoc]:
+        return hooks_of(self.component.hooks, event) if event else []
+
+    def describe(self) -> str:
+        what = {"install": "install", "upgrade": "upgrade (values or templates changed)",
+                "unchanged": "unchanged (no hooks run)"}[self.action]
+        return (f"release {self.name!r} (chart {self.origin.chart}, namespace "
+                f"{self.origin.namespace}): {what}")
+
+    def stale_objects(self) -> list[tuple[str, str, str, str]]:
+        """Objects of the previous revision this one no longer renders."""
+        if self.previous is None:
+            return []
+        now = set(objects_of(self.component.docs))
+        return [ref for ref in self.previous.objects if ref not in now]
+
+    def record_doc(self) -> ManifestDoc:
+        """The record of this revision, as a document the ordinary pipeline applies."""
+        origin = self.origin
+        return ManifestDoc(origin.path, 0, {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": RECORD_PREFIX + self.name, "namespace": origin.namespace,
+                         "labels": {RELEASE_LABEL: self.name}},
+            "data": {"digest": self.digest, "chart": origin.chart,
+                     "objects": json.dumps(objects_of(self.component.docs))},
+        }, component_name=self.name)
+
+
+def objects_of(docs: list[ManifestDoc]) -> list[tuple[str, str, str, str]]:
+    return [(str(d.obj["apiVersion"]), d.kind, d.namespace or "", d.name) for d in docs]
+
+
+def release_digest(component: Component, overrides: Mapping[str, str]) -> str:
+    """Digest of everything the release applies (documents and hooks, as sent)."""
+    sent = [desired_object(d, overrides) for d in component.docs + component.hooks]
+    return hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def read_record(api: pykube.HTTPClient, namespace: str, name: str) -> ReleaseRecord | None:
+    """The release's record in the cluster, or None (never installed by us)."""
+    found = pykube.ConfigMap.objects(api, namespace=namespace).get_or_none(
+        name=RECORD_PREFIX + name)
+    if found is None:
+        return None
+    data: dict[str, Any] = found.obj.get("data") or {}
+    try:
+        listed = json.loads(data.get("objects", "[]"))
+        objects: tuple[tuple[str, str, str, str], ...] = tuple(
+            (str(a), str(k), str(ns), str(n)) for a, k, ns, n in listed)
+    except ValueError:
+        objects = ()
+    return ReleaseRecord(str(data.get("digest", "")), objects)
+
+
+def write_record(api: pykube.HTTPClient, release: Release,
+                 overrides: Mapping[str, str]) -> pykube.objects.APIObject | None:
+    """Write the record; the object when it was created by this call."""
+    applied = apply_document(api, release.record_doc(), overrides)
+    return applied.obj if applied.outcome == "created" else None
+
+
+def delete_stale(api: pykube.HTTPClient, release: Release) -> list[str]:
+    """Delete what the previous revision had and this one does not render; their names."""
+    deleted = []
+    for api_version, kind, namespace, name in release.stale_objects():
+        doc = ManifestDoc(release.origin.path, 0, {
+            "apiVersion": api_version, "kind": kind,
+            "metadata": {"name": name, **({"namespace": namespace} if namespace else {})}})
+        cls = object_class(api, doc)
+        obj = cls(api, {"metadata": dict(doc.obj["metadata"])})
+        if obj.exists():
+            obj.delete(propagation_policy="Background")
+            deleted.append(f"{kind}/{name}")
+    return deleted
