@@ -1,25 +1,41 @@
 """What a floe user's integration tests look like: raw files land in MinIO, become an Iceberg
-table through the catalog (data on MinIO), are queried with DuckDB, and a Dagster job loads
-orders into PostgreSQL. Only the public API and the packaged stack are used; plain ``pytest``
-brings the stack up (kind, or a cluster named by KUBECONFIG) and takes it down again.
+table through the catalog (data on MinIO), are queried with DuckDB, a Dagster job loads
+orders into PostgreSQL, and the pipeline's watermark is cached in Redis (a service this
+project declares itself, conftest.py). Only the public API and the packaged stack are used;
+plain ``pytest`` brings the stack up (kind, or a cluster named by KUBECONFIG) and takes it
+down again.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import os
+import signal
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import pyarrow.csv
 import pytest
 
-from floe_testing import IntegrationTestBase, ServiceRequirement, run_dagster_job
+from floe_testing import (
+    IntegrationTestBase,
+    PollingConfig,
+    ServiceRequirement,
+    run_dagster_job,
+    wait_for_condition,
+)
 
 if TYPE_CHECKING:
     import duckdb
+    import redis
     from dagster_graphql import DagsterGraphQLClient
     from minio import Minio
     from psycopg2.extensions import connection
     from pyiceberg.catalog.rest import RestCatalog
+
+    from floe_testing import EndpointConfig
+    from floe_testing.cluster.session import ClusterSession
 
 RAW_ORDERS = b"id,customer,amount\n1,ada,12.5\n2,grace,30.0\n3,ada,7.5\n"
 #: Buckets the stack creates (its minio-buckets Job)
@@ -94,3 +110,35 @@ class TestCatalogOnObjectStore(IntegrationTestBase):
         self.add_cleanup(lambda: polaris_catalog.drop_namespace(namespace), "drop namespace")
         assert (namespace,) in polaris_catalog.list_namespaces()
 
+
+
+@pytest.mark.requirement("001-FR-025")
+def test_the_pipelines_watermark_is_cached_in_redis(redis_client: redis.Redis) -> None:
+    redis_client.set("orders:watermark", "2026-12-05T00:00:00Z")
+    assert redis_client.get("orders:watermark") == b"2026-12-05T00:00:00Z"
+
+
+@pytest.mark.requirement("001-FR-009")
+def test_redis_carries_on_after_its_forward_restarts(
+    redis_client: redis.Redis, floe_cluster: ClusterSession,
+) -> None:
+    redis_client.set("restarts", "before")
+    forward = next(f for f in floe_cluster.forwards.values() if "svc/redis" in f.target)
+    port, pid = forward.local_port, forward.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # the forward's kubectl dies mid-test
+    wait_for_condition(lambda: not Path(f"/proc/{pid}").exists(),
+                       PollingConfig(timeout=10, interval=0.1, description="kubectl gone"))
+    assert redis_client.get("restarts") == b"before"  # the same address, a new kubectl
+    assert forward.local_port == port
+    assert forward.pid != pid
+
+
+@pytest.mark.requirement("001-FR-026")
+def test_redis_password_is_masked_in_the_log(
+    redis_config: EndpointConfig, caplog: pytest.LogCaptureFixture,
+) -> None:
+    password = redis_config.password.get_secret_value()
+    logging.getLogger("pipeline").warning("connecting to redis with %s", password)
+    assert password not in caplog.text
+    assert "connecting to redis with ***" in caplog.text

@@ -2,7 +2,7 @@
 floe-testing as one Helm release (values-test.yaml), with its hooks (the buckets, the catalog
 bootstrap) and its helm test (collected from Chart.yaml as a test of this run). The fixtures
 work unchanged: the chart's Services and Secrets have the names they read. Jaeger is a service
-the packaged stack does not have.
+the packaged stack does not have, declared in conftest.py (one statement per port used).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from psycopg2.extensions import connection
     from pyiceberg.catalog.rest import RestCatalog
 
-    from floe_testing.cluster.session import ClusterSession
+    from floe_testing import EndpointConfig
 
 
 def test_buckets_come_from_the_post_install_hook(minio_client: Minio) -> None:
@@ -52,12 +52,8 @@ def test_postgres_of_the_chart(postgres_connection: connection) -> None:
         assert cur.fetchone() == (True,)
 
 
-def test_a_trace_sent_to_jaeger_can_be_found(floe_cluster: ClusterSession) -> None:
-    # TODO(issue 22): a service declaration in conftest.py (`declare_service`, README "Your own
-    # services") replaces these two calls with jaeger fixtures; here the Service is reached by
-    # name and port.
-    otlp = floe_cluster.endpoint("jaeger", 4318, "floe-test")
-    query = floe_cluster.endpoint("jaeger", 16686, "floe-test")
+def test_a_trace_sent_to_jaeger_can_be_found(jaeger_otlp_endpoint: EndpointConfig,
+                                              jaeger_query_endpoint: EndpointConfig) -> None:
     trace_id = secrets.token_hex(16)
     now = time.time_ns()
     span = {"traceId": trace_id, "spanId": secrets.token_hex(8), "name": "load_orders",
@@ -66,16 +62,16 @@ def test_a_trace_sent_to_jaeger_can_be_found(floe_cluster: ClusterSession) -> No
         "resource": {"attributes": [{"key": "service.name",
                                      "value": {"stringValue": "orders-pipeline"}}]},
         "scopeSpans": [{"spans": [span]}]}]}
-    request = urllib.request.Request(
-        f"http://{otlp.host}:{otlp.port}/v1/traces", data=json.dumps(payload).encode(),
+    request = urllib.request.Request(  # noqa: S310 - the declared http endpoint
+        jaeger_otlp_endpoint.url, data=json.dumps(payload).encode(),
         headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - http, above
         assert reply.status == 200
 
     def stored() -> bool:
-        url = f"http://{query.host}:{query.port}/api/traces/{trace_id}"
+        url = f"{jaeger_query_endpoint.url}/traces/{trace_id}"
         try:
-            with urllib.request.urlopen(url, timeout=10) as found:
+            with urllib.request.urlopen(url, timeout=10) as found:  # noqa: S310 - http
                 spans = json.load(found)["data"][0]["spans"]
         except OSError as exc:  # 404 until the collector has written it
             raise NotReady(str(exc)) from None

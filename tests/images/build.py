@@ -246,6 +246,23 @@ def jaeger(b: Builder, ref: str) -> None:
             "--expose", "16686", "--expose", "4317", "--expose", "4318", "--expose", "13133")
 
 
+def redis(b: Builder, ref: str) -> None:
+    # Debian's redis-server (bookworm: 7.0.15) behind the official image's entrypoint (its
+    # arguments are redis-server's), run as the image's redis user (uid 999) in /data
+    version = tag(ref)
+    if version != "7.0.15":
+        raise SystemExit(f"images: {ref}: the stand-in is Debian bookworm's redis-server 7.0.15;"
+                         " pin that tag in the manifest")
+    b.image(f"redis {ref}", "python", "--tag", ref, "--apt", "redis-server",
+            "--add", f"{HERE / 'redis' / 'docker-entrypoint.sh'}:/usr/local/bin/"
+                     "docker-entrypoint.sh",
+            "--run", "usermod -u 999 redis && groupmod -g 999 redis && mkdir -p /data && "
+                     "chown redis:redis /data",
+            "--user", "999", "--workdir", "/data",
+            "--entrypoint", '["docker-entrypoint.sh"]', "--cmd", '["redis-server"]',
+            "--expose", "6379")
+
+
 def java_home() -> Path:
     """A self-contained JDK of this machine to copy into the image (Debian's JRE package does
     not install into the image's minimal root: its man-page links fail)."""
@@ -259,7 +276,7 @@ def java_home() -> Path:
 #: the image ``--floe-in-cluster`` runs the tests on (the stack tier, the examples in CI)
 RUNNER_IMAGE = "localhost/floe-testing/runner:dev"
 #: what the runner pins to this venv's versions, so the pods run what the host tests with
-RUNNER_PINS = ("pytest", "pyiceberg", "pyarrow", "duckdb", "dagster", "dagster-graphql",
+RUNNER_PINS = ("pytest", "redis", "pyiceberg", "pyarrow", "duckdb", "dagster", "dagster-graphql",
                "dagster-pipes", "dagster-shared", "minio", "psycopg2-binary", "pydantic",
                "pydantic-core", "pydantic-settings", "pykube-ng", "tenacity", "pytest-kind",
                "sqlalchemy")
@@ -306,9 +323,12 @@ RECIPES: dict[str, Callable[[Builder, str], None]] = {
     "quay.io/minio/mc": mc,
     "docker.io/apache/polaris": polaris,
     "docker.io/jaegertracing/jaeger": jaeger,
+    "docker.io/library/redis": redis,
 }
 #: the example project whose own chart is its stack; its images are built too
 OWN_STACK = REPO / "examples" / "own-stack" / "charts" / "floe-platform"
+#: the example suite's own components beside the packaged stack (its Redis)
+EXAMPLE_COMPONENTS = REPO / "examples" / "stack"
 
 
 def stack_images() -> list[str]:
@@ -319,7 +339,8 @@ def stack_images() -> list[str]:
     render = RenderSettings("floe-test", values={"floe-platform": ChartValues(
         (OWN_STACK / "values-test.yaml",))})
     found: dict[str, None] = {}
-    for doc in load_manifests(PACKAGED_MANIFESTS) + load_manifests(OWN_STACK, render):
+    for doc in (load_manifests(PACKAGED_MANIFESTS) + load_manifests(EXAMPLE_COMPONENTS)
+                + load_manifests(OWN_STACK, render)):
         for ref in images(doc.obj):
             found.setdefault(normalise(ref), None)
     return list(found)
