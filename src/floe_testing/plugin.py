@@ -10,7 +10,8 @@ the plugin does no cluster work and imports no client library: a unit-only run s
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator
+import warnings
+from collections.abc import Generator, Mapping
 from typing import Any
 
 import pytest
@@ -76,12 +77,17 @@ def pytest_configure(config: pytest.Config) -> None:
     no cluster: a typo fails now, naming its source, not after a cluster was created."""
     from floe_testing.cluster.kind import contain_pytest_kind
     from floe_testing.cluster.settings import load_settings
-    from floe_testing.redaction import SecretValues
+    from floe_testing.redaction import SecretNotMaskedWarning, SecretValues, SecretWarnings
     from floe_testing.service_directory import SERVICE_DIRECTORY, ServiceDirectory, activate
 
     secrets = SecretValues()
-    secrets.add_env()
+    with warnings.catch_warnings(record=True) as unmaskable:
+        warnings.simplefilter("always", SecretNotMaskedWarning)
+        secrets.add_env()
     config.stash[SECRET_VALUES] = secrets
+    config.pluginmanager.register(
+        SecretWarnings(secrets, [str(w.message) for w in unmaskable]),
+        "floe-testing-secret-warnings")
     traceability.configure(config)
     try:
         config.stash[SETTINGS] = load_settings(config, resolve_kubectl=False)
@@ -116,18 +122,41 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any],
                          request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
-    """The secrets of every service config a fixture returns (users' overrides included); and
-    an error of ours raised while setting up any fixture (a user's ``*_config`` override
-    with a bad field, say) is shown as its message alone: it already names the culprit."""
+    """The secrets of every service config a fixture returns (users' overrides included, a
+    dict too); and an error of ours raised while setting up any fixture (a user's
+    ``*_config`` override with a bad field, say) is shown as its message alone: it already
+    names the culprit. A fixture of a wider scope fails every test that asks for it again
+    with that same one screen (pytest re-raises what it cached, so the cache gets it)."""
     __tracebackhide__ = True
     try:
         result = yield
     except FloeTestingError as exc:
-        fail(str(exc))
+        try:
+            fail(str(exc))
+        except pytest.fail.Exception as one_screen:
+            _cache_instead(fixturedef, exc, one_screen)
+            raise
+    secrets = request.config.stash[SECRET_VALUES]
     configs = sys.modules.get("floe_testing.service_configs")
     if configs is not None and isinstance(result, configs.ServiceSettings):
-        request.config.stash[SECRET_VALUES].add_settings(result)
+        secrets.add_settings(result, fixturedef.argname)
+    elif isinstance(result, Mapping) and fixturedef.argname.endswith("_config"):
+        secrets.add_mapping(result, f"the dict the {fixturedef.argname} fixture returned")
     return result
+
+
+def _cache_instead(fixturedef: pytest.FixtureDef[Any], error: BaseException,
+                   failure: BaseException) -> None:
+    """Make the error a fixture's cache holds (pytest re-raises it to every later test that
+    asks) ``failure`` instead. The cache holds the exception (pytest 8.2) or it with its
+    traceback (later)."""
+    cached: Any = fixturedef.cached_result
+    if cached is None or cached[2] is None:
+        return
+    if cached[2] is error:
+        fixturedef.cached_result = (None, cached[1], failure)  # type: ignore[assignment]
+    elif isinstance(cached[2], tuple) and cached[2][0] is error:
+        fixturedef.cached_result = (None, cached[1], (failure, failure.__traceback__))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -153,6 +182,15 @@ def pytest_make_collect_report(
     report: pytest.CollectReport = yield
     collector.config.stash[SECRET_VALUES].redact_report(report)
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str,
+                              obj: object) -> Generator[None, object, object]:
+    """A parametrize id made of a secret is masked in the test's id itself, so the terminal,
+    JUnit and the traceability report show the same masked id."""
+    made = yield
+    return collector.config.stash[SECRET_VALUES].masked_tests(collector, made)
 
 
 @pytest.hookimpl(trylast=True)
