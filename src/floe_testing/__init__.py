@@ -24,6 +24,7 @@ _EXPORTS = {
     "ConditionFailed": "floe_testing.polling",
     "NotReady": "floe_testing.polling",
     "PollingTimeoutError": "floe_testing.polling",
+    "ServiceUnavailableError": "floe_testing.polling",
     "wait_for_condition": "floe_testing.polling",
     "wait_for_service": "floe_testing.polling",
     "DagsterConfig": "floe_testing.service_configs",
@@ -65,6 +66,7 @@ __all__ = [
     "PostgresFixture",
     "ServiceFixture",
     "ServiceRequirement",
+    "ServiceUnavailableError",
     "check_service_health",
     "run_dagster_job",
     "wait_for_condition",
@@ -97,6 +99,7 @@ if TYPE_CHECKING:
         NotReady,
         PollingConfig,
         PollingTimeoutError,
+        ServiceUnavailableError,
         wait_for_condition,
         wait_for_service,
     )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict, Field
 from tenacity import RetryError, Retrying, retry_if_exception, retry_if_result
 
+from floe_testing.errors import FloeTestingError, InfrastructureError
 from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
 
 
@@ -38,6 +39,13 @@ class PollingTimeoutError(TimeoutError):
         super().__init__(message)
 
 
+class ServiceUnavailableError(InfrastructureError, TimeoutError):
+    """:func:`wait_for_service` found that the service cannot become reachable (its cluster
+    does not answer, there is no such Service, its forward cannot start): it fails at once,
+    with the reason, as the ``TimeoutError`` the data model promises rather than after the
+    timeout."""
+
+
 class NotReady(Exception):
     """Raised by a condition to say "not yet, and here is why"; the timeout error quotes it."""
 
@@ -47,25 +55,29 @@ class ConditionFailed(Exception):
 
 
 def wait_for_condition(
-    condition: Callable[[], bool], config: PollingConfig | None = None, *,
+    condition: Callable[[], object], config: PollingConfig | None = None, *,
     raise_on_timeout: bool = True,
 ) -> bool:
-    """Poll until ``condition()`` returns True; an exception from it means "not yet".
+    """Poll until ``condition()`` returns a true value; an exception from it means "not yet".
 
-    :class:`ConditionFailed` propagates immediately, so a wait can fail fast (a crash loop, a
-    failed Job) instead of running into its timeout. It raises only if the condition was not
-    met within the timeout: checks are ``interval`` apart, and the last one is made at the
-    deadline itself (the wait before it is shortened), never one interval early. With
-    ``raise_on_timeout=False`` a timeout returns False instead (floe's own helper did so);
-    :class:`ConditionFailed` still propagates.
+    The data model's "poll until condition() returns True" is read as Python reads a
+    condition: any truthy result counts (a row, a non-empty list, a match object), not only
+    ``True``; the wait still returns ``True``. :class:`ConditionFailed` propagates
+    immediately, so a wait can fail fast (a crash loop, a failed Job) instead of running into
+    its timeout. It raises only if the condition was not met within the timeout: checks are
+    ``interval`` apart, and the last one is made at the deadline itself (the wait before it
+    is shortened), never one interval early. With ``raise_on_timeout=False`` a timeout
+    returns False instead (floe's own helper did so); :class:`ConditionFailed` still
+    propagates.
     """
+    __tracebackhide__ = True
     cfg = config or PollingConfig()
     start = time.monotonic()
     deadline = start + cfg.timeout
     retrying = Retrying(
         stop=lambda _: time.monotonic() >= deadline,
         wait=lambda _: max(0.0, min(cfg.interval, deadline - time.monotonic())),
-        retry=retry_if_result(lambda result: result is not True)
+        retry=retry_if_result(lambda result: not result)
         | retry_if_exception(lambda exc: not isinstance(exc, ConditionFailed)),
         reraise=False,
     )
@@ -96,14 +108,25 @@ def wait_for_service(
 
     The address comes from the run's service directory
     (:func:`floe_testing.service_directory.active_directory`): an env endpoint, else the
-    cluster's (provisioned on first need, forwarded, or its DNS name inside a pod).
+    cluster's (provisioned on first need, forwarded, or its DNS name inside a pod). When that
+    fails for good (an unreachable cluster, no such Service) it raises
+    :class:`ServiceUnavailableError` at once, a ``TimeoutError`` saying why; a bad setting
+    raises its :class:`~floe_testing.errors.ConfigError`. Either way the message alone, with
+    no traceback of the plugin's below the caller's line.
     """
+    __tracebackhide__ = True
     cfg = config or PollingConfig(description=f"service {service}:{port} in {namespace}")
     if cfg.description == "condition":
         cfg = cfg.model_copy(update={"description": f"service {service}:{port} in {namespace}"})
     from floe_testing.service_directory import active_directory
 
-    endpoint = active_directory().address(service, port, namespace)
+    try:
+        endpoint = active_directory().address(service, port, namespace)
+    except InfrastructureError as exc:
+        raise ServiceUnavailableError(
+            f"service {service}:{port} in {namespace} cannot be reached: {exc}") from None
+    except FloeTestingError as exc:
+        raise exc.with_traceback(None) from None
     connect_timeout = min(2.0, cfg.interval * 4)
     wait_for_condition(
         lambda: _can_connect(endpoint.host, endpoint.port, connect_timeout),
@@ -115,6 +138,7 @@ __all__ = [
     "ConditionFailed",
     "NotReady",
     "PollingTimeoutError",
+    "ServiceUnavailableError",
     "wait_for_condition",
     "wait_for_service",
 ]

@@ -14,6 +14,9 @@ import yaml
 from floe_testing.errors import ConfigError, InfrastructureError
 
 REACHABILITY_TIMEOUT = 5.0
+_WHAT_A_KUBECONFIG_IS = ("A kubeconfig has apiVersion: v1, kind: Config, clusters, contexts, "
+                         "users and current-context; `kind get kubeconfig` or `kubectl config "
+                         "view --raw` print one.")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,14 @@ def load_kubeconfig(path: Path, named_by: str, context: str | None = None) -> py
     if not path.is_file():
         raise ConfigError(f"{named_by} names {path}, which does not exist.")
     try:
+        empty = yaml.safe_load(path.read_bytes()) is None
+    except (OSError, yaml.YAMLError):
+        empty = False  # said below, with pykube's reading of it
+    if empty:
+        raise ConfigError(
+            f"{named_by} names {path}, which is empty (no YAML document in it). "
+            f"{_WHAT_A_KUBECONFIG_IS}")
+    try:
         config = pykube.KubeConfig.from_file(str(path))
     except OSError as exc:
         raise ConfigError(f"{named_by} names {path}, which cannot be read: {exc}.") from None
@@ -64,9 +75,8 @@ def load_kubeconfig(path: Path, named_by: str, context: str | None = None) -> py
     if missing:
         raise ConfigError(
             f"{named_by} names {path}, which is YAML but not a kubeconfig: it lacks "
-            f"{', '.join(missing)} (a kubeconfig has apiVersion: v1, kind: Config, clusters, "
-            "contexts, users and current-context; `kind get kubeconfig` or `kubectl config "
-            "view --raw` print one).")
+            f"{', '.join(missing)} ({_WHAT_A_KUBECONFIG_IS[0].lower()}"
+            f"{_WHAT_A_KUBECONFIG_IS[1:-1]}).")
     if context is not None:
         try:
             config.set_current_context(context)

@@ -136,6 +136,8 @@ class TraceabilityPlugin:
         self.outcomes: dict[str, Outcome] = {}
         self.report: TraceabilityReport | None = None
         self.gate_failures: list[str] = []
+        #: why the report could not be written (the summary says it instead of "written")
+        self.write_error: str | None = None
         self._flagged: set[str] = set()
 
     # -- markers ------------------------------------------------------------------------------
@@ -294,8 +296,9 @@ class TraceabilityPlugin:
             try:
                 report.write(self.settings.report_path)
             except OSError as exc:  # checked at start; the disk may still say no
-                failures.append(f"the traceability report could not be written to "
-                                f"{self.settings.report_path}: {exc.strerror or exc}")
+                self.write_error = (f"the traceability report could not be written to "
+                                    f"{self.settings.report_path}: {exc.strerror or exc}")
+                failures.append(self.write_error)
         if report.threshold_met is False:
             failures.append(
                 f"requirement coverage {report.coverage_percentage:.2f}% is below the "
@@ -379,7 +382,9 @@ class TraceabilityPlugin:
             )
             for finding in report.sleep_violations:
                 tr.write_line(f"  {finding}")
-        if self.settings.report_path is not None:
+        if self.write_error is not None:
+            tr.write_line(f"FAILED: {self.write_error}", red=True, bold=True)
+        elif self.settings.report_path is not None:
             tr.write_line(f"report written to {self.settings.report_path}")
 
     @staticmethod

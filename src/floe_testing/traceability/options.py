@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +171,16 @@ def check_writable(path: Path, source: str) -> None:
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise pytest.UsageError(f"{source} {path} cannot be written: {existing} is not a "
                                 "writable directory; choose another path")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise pytest.UsageError(f"{source} {path} cannot be written: the file is read-only; "
+                                "choose another path")
+    try:  # os.access says yes to root everywhere; /proc, a read-only mount still say no
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".floe-traceability-probe-"):
+            pass
+    except OSError as exc:
+        raise pytest.UsageError(f"{source} {path} cannot be written: creating a file in "
+                                f"{existing} fails ({exc.strerror or exc}); choose another "
+                                "path") from None
 
 
 def read_settings(config: pytest.Config) -> TraceabilitySettings:
