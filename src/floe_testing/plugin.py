@@ -19,13 +19,15 @@ import pytest
 from floe_testing import traceability
 from floe_testing.cluster.options import add_options
 from floe_testing.cluster.run import (
-    CLUSTER_SESSION,
     PLANNED,
     SETTINGS,
     cluster_session,
     end_cluster_session,
+    failed_test_sections,
+    prepare_failure_artifacts,
     release_shared_run,
     share_with_worker,
+    write_run_artifacts,
 )
 from floe_testing.errors import FloeTestingError, fail
 from floe_testing.fixtures.cluster import floe_cluster
@@ -92,6 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         config.stash[SETTINGS] = load_settings(config, resolve_kubectl=False)
         config.stash[IN_CLUSTER] = load_in_cluster_settings(config)
+        prepare_failure_artifacts(config)
     except FloeTestingError as exc:
         raise pytest.UsageError(str(exc)) from None
     if running_as_shard() and not hasattr(config, "workerinput"):  # xdist: its controller
@@ -163,13 +166,14 @@ def _cache_instead(fixturedef: pytest.FixtureDef[Any], error: BaseException,
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failed test that used the cluster's services carries their pods' diagnosis; no known
-    secret leaves in a report (terminal, junit XML, every traceback style)."""
+    """A failed test that used the cluster's services carries their pods' diagnosis (and with
+    ``--floe-artifacts`` gets its artifacts written); no known secret leaves in a report
+    (terminal, junit XML, every traceback style)."""
     __tracebackhide__ = True
     report: pytest.TestReport = yield
-    session = item.config.stash.get(CLUSTER_SESSION, None)
-    if report.failed and report.when in ("setup", "call") and session is not None:
-        report.sections.extend(session.diagnosis_sections(needed_services([item])))
+    if report.failed and report.when in ("setup", "call"):
+        report.sections.extend(failed_test_sections(item.config, item.nodeid, report.when,
+                                                    needed_services([item])))
     item.config.stash[SECRET_VALUES].redact_report(report)
     return report
 
@@ -230,6 +234,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         from floe_testing.in_cluster.exit_codes import worst
 
         session.exitstatus = worst([session.exitstatus, shard_exit])
+    write_run_artifacts(session)
     if not end_cluster_session(config) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # something was left behind
     release_shared_run(config)

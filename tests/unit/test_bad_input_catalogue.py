@@ -673,6 +673,26 @@ def test_unwritable_traceability_report_fails_before_any_test(
     assert "passed" not in run.output
 
 
+@pytest.mark.requirement("001-FR-053")
+@pytest.mark.parametrize("where", ["proc", "file"])
+def test_failure_artifacts_directory_that_cannot_be_written(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    if where == "proc":
+        target, expected = "/proc/floe-artifacts", "creating a file in /proc fails"
+        monkeypatch.setenv("FLOE_ARTIFACTS", target)
+        args: tuple[str, ...] = ()
+        source = "env FLOE_ARTIFACTS"
+    else:
+        (pytester.path / "taken").write_text("a file where the directory should be")
+        target, expected = str(pytester.path / "taken" / "artifacts"), "is not a directory"
+        args, source = (f"--floe-artifacts={target}",), "--floe-artifacts"
+    run = run_usage_error(pytester, NEEDS_POSTGRES, *args)
+    assert_names(run, f"failure artifacts directory {target} (from {source}) cannot be "
+                      "written", expected, "Name another directory")
+    assert_no_cluster_work(pytester, run)
+
+
 @pytest.mark.requirement("001-FR-053", "001-FR-041")
 def test_traceability_report_where_no_file_can_be_created(pytester: pytest.Pytester) -> None:
     """Under /proc no file can be created, root or not (``os.access`` says yes to root)."""

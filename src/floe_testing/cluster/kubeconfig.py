@@ -33,9 +33,11 @@ class ClusterAccess:
         return f"context {self.context!r} (server {self.server})"
 
 
-def first_kubeconfig_path(value: str) -> Path:
-    """The first existing entry of a ``KUBECONFIG``-style path list (kubectl merges them)."""
-    entries = [Path(p).expanduser() for p in value.split(os.pathsep) if p]
+def first_kubeconfig_path(value: str, base: Path | None = None) -> Path:
+    """The first existing entry of a ``KUBECONFIG``-style path list (kubectl merges them);
+    relative entries are taken relative to ``base`` (default: the current directory)."""
+    entries = [(base or Path.cwd()) / Path(p).expanduser() for p in value.split(os.pathsep)
+               if p]
     for entry in entries:
         if entry.exists():
             return entry

@@ -47,6 +47,12 @@ def add_options(parser: pytest.Parser, *, pytest_kind_blocked: bool = False) -> 
                     help="how long each workload may take to become ready (ini "
                          f"floe_ready_timeout, env FLOE_READY_TIMEOUT; default "
                          f"{DEFAULT_READY_TIMEOUT:.0f})")
+    group.addoption("--floe-artifacts", dest="floe_artifacts", metavar="DIR", default=None,
+                    help="write the cluster side of failures to DIR for CI to upload: per "
+                         "failed test that used cluster services, its services' pod logs "
+                         "(previous containers' too), events and object state; the whole "
+                         "stack's once when the run fails; secrets masked (ini "
+                         "floe_artifacts, env FLOE_ARTIFACTS)")
     _add_in_cluster_options(parser)
     parser.addini("floe_manifests", "directory of manifests, relative to rootdir")
     parser.addini("floe_extra_manifests", "more manifests directories, one per line",
@@ -56,6 +62,7 @@ def add_options(parser: pytest.Parser, *, pytest_kind_blocked: bool = False) -> 
     parser.addini("floe_image_overrides", "image overrides, one FROM=TO per line", type="linelist")
     parser.addini("floe_ready_timeout", "seconds each workload may take to become ready")
     parser.addini("floe_cluster_name", "kind cluster name (default floe-test)")
+    parser.addini("floe_artifacts", "directory for failure artifacts, relative to the rootdir")
 
 
 def _add_in_cluster_options(parser: pytest.Parser) -> None:

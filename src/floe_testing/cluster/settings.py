@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class ClusterSettings:
     load_images: tuple[str, ...] = ()
     image_overrides: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = DEFAULT_READY_TIMEOUT
+    #: where failure artifacts go (``--floe-artifacts``); None: nowhere
+    artifacts_dir: Path | None = None
 
     in_cluster: bool = False
     #: in a shard pod of ``--floe-in-cluster``: the stack is the outer run's, never applied or
@@ -70,11 +73,19 @@ def _float(value: str, source: str) -> float:
     return number
 
 
+def _path(config: pytest.Config, value: object) -> Path:
+    """A path given on the command line or in an env var, made absolute against the directory
+    pytest was started in, once: a test that changes directory must not change which kubectl
+    or kubeconfig a later step (a forward restarting, the cluster started on first need)
+    uses."""
+    return config.invocation_params.dir / Path(str(value)).expanduser()
+
+
 def find_kubectl(config: pytest.Config) -> Path:
     """kubectl: ``--kind-kubectl-bin``, else the one on PATH; a clear error when none."""
     named = _opt(config, "kind_kubectl_bin")
     if named:
-        path = Path(str(named))
+        path = _path(config, named)
         if not path.is_file():
             raise ConfigError(f"--kind-kubectl-bin names {path}, which does not exist")
         return path
@@ -117,6 +128,34 @@ def _existing_dir(path: Path, source: str, what: str) -> Path:
     return path
 
 
+def _artifacts_dir(config: pytest.Config, rootdir: Path) -> Path | None:
+    """Where failure artifacts go: named (option > ini > env), an output like
+    ``--junitxml``: relative to the directory pytest was started in (the ini's: to the
+    rootdir); it must be a directory that can be created or written to. None: none."""
+    base = config.invocation_params.dir
+    for value, source, relative_to in (
+            (_opt(config, "floe_artifacts"), "--floe-artifacts", base),
+            (config.getini("floe_artifacts"), "ini floe_artifacts", rootdir),
+            (os.environ.get("FLOE_ARTIFACTS"), "env FLOE_ARTIFACTS", base)):
+        if value:
+            path = relative_to / Path(str(value)).expanduser()
+            existing = path
+            while not existing.exists() and existing != existing.parent:
+                existing = existing.parent
+            problem = None if existing.is_dir() else f"{existing} is not a directory"
+            if problem is None:
+                try:  # os.access says yes to root everywhere; /proc, a read-only mount say no
+                    with tempfile.NamedTemporaryFile(dir=existing, prefix=".floe-probe-"):
+                        pass
+                except OSError as exc:
+                    problem = f"creating a file in {existing} fails ({exc.strerror or exc})"
+            if problem is not None:
+                raise ConfigError(f"failure artifacts directory {path} (from {source}) cannot "
+                                  f"be written: {problem}. Name another directory.")
+            return path
+    return None
+
+
 def _listed(config: pytest.Config, option: str, name: str, env: str,
             sep: str) -> list[tuple[str, str]]:
     """Entries of a repeatable option, its ini key (one per line) and its env var (``sep``),
@@ -157,10 +196,12 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
     kubeconfig: Path | None = None
     source: str | None = None
     if named_kubeconfig:
-        kubeconfig, source = Path(str(named_kubeconfig)), "--kubeconfig"
+        kubeconfig, source = _path(config, named_kubeconfig), "--kubeconfig"
     elif os.environ.get("KUBECONFIG"):
         from floe_testing.cluster.kubeconfig import first_kubeconfig_path
-        kubeconfig, source = first_kubeconfig_path(os.environ["KUBECONFIG"]), "KUBECONFIG"
+        kubeconfig = first_kubeconfig_path(os.environ["KUBECONFIG"],
+                                           config.invocation_params.dir)
+        source = "KUBECONFIG"
 
     name = _opt(config, "cluster_name")
     if not name or name == PYTEST_KIND_DEFAULT_NAME:
@@ -212,7 +253,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         kubeconfig=kubeconfig,
         kubeconfig_source=source,
         kind_image=str(_opt(config, "kind_image") or KIND_NODE_IMAGE),
-        kind_bin=str(kind_bin) if kind_bin else None,
+        kind_bin=str(_path(config, kind_bin)) if kind_bin else None,
         kubectl=find_kubectl(config) if resolve_kubectl else Path("kubectl"),
         manifests_dir=manifests_dir,
         manifests_source=manifests_source,
@@ -220,6 +261,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         load_images=load_images,
         image_overrides=overrides,
         ready_timeout=ready_timeout,
+        artifacts_dir=_artifacts_dir(config, rootdir),
         in_cluster=in_cluster,
         stack_provided=stack_provided,
         state_dir=rootdir / ".pytest-kind",

@@ -177,9 +177,12 @@ class InClusterRun:
         _CLASSES[obj["kind"]](self.cluster.api, obj).create()
         self.created.append(obj)
 
-    def _diagnosis(self, item: pytest.Item) -> list[tuple[str, str]]:
-        """The services' pods for a failed test (the shards may not read them)."""
-        return self.cluster.diagnosis_sections(needed_services([item]))
+    def _diagnosis(self, item: pytest.Item, phase: str) -> list[tuple[str, str]]:
+        """The services' pods for a failed test (the shards may not read them), and its
+        failure artifacts (``--floe-artifacts``)."""
+        from floe_testing.cluster.run import failed_test_sections
+
+        return failed_test_sections(self.config, item.nodeid, phase, needed_services([item]))
 
     # -- following the pods ------------------------------------------------------------
 
