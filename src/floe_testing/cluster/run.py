@@ -89,8 +89,10 @@ def failed_test_sections(config: pytest.Config, nodeid: str, phase: str,
     from floe_testing.cluster.artifacts import ARTIFACTS
 
     artifacts = config.stash.get(ARTIFACTS, None)
+    if artifacts is None or not session.started:
+        return sections
     served = [r for r in requirements if session.serves(r)]
-    if artifacts is None or not served or not session.started:
+    if not served:
         return sections
     try:
         folder = artifacts.for_test(session.api, nodeid, phase, served)
