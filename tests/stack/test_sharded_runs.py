@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -195,7 +196,10 @@ def test_a_sharded_run_leaves_the_failure_artifacts_of_its_tests(
     assert run.returncode == 1, output[-4000:]
     failed = "test_db.py::test_fails_with_postgres"
     folder = artifacts / "tests" / folder_name_of(failed)
-    assert (artifacts / "summary.txt").read_text() == f"{failed} (call): tests/{folder.name}\n"
+    # the test fails in its call; once (of five runs) its pod failed it in setup already
+    summary = (artifacts / "summary.txt").read_text()
+    assert re.fullmatch(rf"{re.escape(failed)} \((setup|call)\): tests/{folder.name}\n",
+                        summary), output[-6000:]
     pods = list((folder / "floe-test" / "postgres" / "pods").iterdir())
     assert pods, output[-4000:]
     assert all((pod / "pod.yaml").is_file() and (pod / "postgres.log").read_text().strip()

@@ -125,7 +125,7 @@ class _Errors:
         self.folder.append("errors.txt", f"{what}: {type(exc).__name__}: {exc}\n")
 
 
-def write_pod(api: pykube.HTTPClient, pod: pykube.Pod, folder: Folder) -> None:
+def write_pod(pod: pykube.Pod, folder: Folder) -> None:
     """``pod.yaml`` and each container's log (``<container>.log``), the previous container's
     too for one that restarted (``<container>.previous.log``)."""
     errors = _Errors(folder)
@@ -184,7 +184,7 @@ def write_service(api: pykube.HTTPClient, service: str, namespace: str,
     pods = list(pykube.Pod.objects(api, namespace=namespace).filter(selector=selector)) \
         if selector else []
     for pod in pods:
-        write_pod(api, pod, folder.sub("pods", pod.name))
+        write_pod(pod, folder.sub("pods", pod.name))
     try:
         folder.write("events.txt", _events(api, namespace, {service, *(p.name for p in pods)}))
     except Exception as exc:  # noqa: BLE001
@@ -258,7 +258,7 @@ class FailureArtifacts:
             here.write("objects.yaml", text)
             try:
                 for pod in pykube.Pod.objects(api, namespace=namespace):
-                    write_pod(api, pod, here.sub("pods", pod.name))
+                    write_pod(pod, here.sub("pods", pod.name))
                 here.write("events.txt", _events(api, namespace, None))
             except Exception as exc:  # noqa: BLE001
                 errors.say(f"pods and events in {namespace}", exc)
