@@ -11,9 +11,10 @@ returns (users' overrides included, dicts too) and from the cluster's Secrets, a
 each with ``***`` wherever a report or log record would carry it: as is, URL-, base64-, JSON-,
 ``repr``- and XML-escaped, and in pieces. A piece is what truncation leaves (pytest cuts long
 values in ``-l`` locals and assertion diffs, clients cut long messages): any
-:data:`FRAGMENT_LENGTH` consecutive characters of a secret, and, next to an ellipsis, its first
-or last :data:`ELLIPSIS_FRAGMENT_LENGTH` or more. Values shorter than :data:`MIN_LENGTH` cannot
-be masked without masking ordinary words: the run warns, once per value's source.
+:data:`FRAGMENT_LENGTH` consecutive characters of a secret, and where a value was cut (an
+ellipsis, a line's end or start) or beside a masked piece its first or last few characters
+(:data:`CUT_FRAGMENT_LENGTH`). Values shorter than :data:`MIN_LENGTH` cannot be masked without
+masking ordinary words: the run warns, once per value's source.
 """
 
 from __future__ import annotations
@@ -144,8 +145,7 @@ class _Matcher:
             while (end + right < len(text) and form_end + right < len(form)
                    and text[end + right] == form[form_end + right]):
                 right += 1
-            if (at - left, end + right) != best and end + right - (at - left) > (
-                    best[1] - best[0]):
+            if end + right - (at - left) > best[1] - best[0]:
                 best = (at - left, end + right)
         return best
 

@@ -685,7 +685,7 @@ def test_failure_artifacts_directory_that_cannot_be_written(
         source = "env FLOE_ARTIFACTS"
     else:
         (pytester.path / "taken").write_text("a file where the directory should be")
-        target, expected = str(pytester.path / "taken" / "artifacts"), "is not a directory"
+        target, expected = str(pytester.path / "taken" / "artifacts"), "is not a writable directory"
         args, source = (f"--floe-artifacts={target}",), "--floe-artifacts"
     run = run_usage_error(pytester, NEEDS_POSTGRES, *args)
     assert_names(run, f"failure artifacts directory {target} (from {source}) cannot be "

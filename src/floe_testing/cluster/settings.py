@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from floe_testing.cluster.options import (
 from floe_testing.errors import ConfigError
 from floe_testing.in_cluster import running_as_shard
 from floe_testing.service_directory import in_cluster_mode
+from floe_testing.writable import cannot_create_under
 
 
 @dataclass(frozen=True)
@@ -139,16 +139,8 @@ def _artifacts_dir(config: pytest.Config, rootdir: Path) -> Path | None:
             (os.environ.get("FLOE_ARTIFACTS"), "env FLOE_ARTIFACTS", base)):
         if value:
             path = relative_to / Path(str(value)).expanduser()
-            existing = path
-            while not existing.exists() and existing != existing.parent:
-                existing = existing.parent
-            problem = None if existing.is_dir() else f"{existing} is not a directory"
-            if problem is None:
-                try:  # os.access says yes to root everywhere; /proc, a read-only mount say no
-                    with tempfile.NamedTemporaryFile(dir=existing, prefix=".floe-probe-"):
-                        pass
-                except OSError as exc:
-                    problem = f"creating a file in {existing} fails ({exc.strerror or exc})"
+            problem = (f"{path} is a file" if path.is_file() else
+                       cannot_create_under(path / "summary.txt"))
             if problem is not None:
                 raise ConfigError(f"failure artifacts directory {path} (from {source}) cannot "
                                   f"be written: {problem}. Name another directory.")

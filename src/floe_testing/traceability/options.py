@@ -21,8 +21,6 @@ Command line                           ini (same meaning)
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,25 +160,15 @@ def parse_threshold(raw: str, source: str) -> float:
 
 def check_writable(path: Path, source: str) -> None:
     """Fail now, not after every test ran, when the report could not be written there."""
+    from floe_testing.writable import cannot_create_under
+
     if path.is_dir():
         raise pytest.UsageError(f"{source} {path} is a directory; name a file, e.g. "
                                 f"{path / 'traceability.json'}")
-    existing = path.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise pytest.UsageError(f"{source} {path} cannot be written: {existing} is not a "
-                                "writable directory; choose another path")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise pytest.UsageError(f"{source} {path} cannot be written: the file is read-only; "
-                                "choose another path")
-    try:  # os.access says yes to root everywhere; /proc, a read-only mount still say no
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".floe-traceability-probe-"):
-            pass
-    except OSError as exc:
-        raise pytest.UsageError(f"{source} {path} cannot be written: creating a file in "
-                                f"{existing} fails ({exc.strerror or exc}); choose another "
-                                "path") from None
+    problem = cannot_create_under(path)
+    if problem is not None:
+        raise pytest.UsageError(f"{source} {path} cannot be written: {problem}; choose "
+                                "another path")
 
 
 def read_settings(config: pytest.Config) -> TraceabilitySettings:
