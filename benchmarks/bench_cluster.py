@@ -38,7 +38,7 @@ from floe_testing.cluster.session import ClusterSession
 from floe_testing.cluster.settings import ClusterSettings
 from floe_testing.polling import NotReady, PollingConfig, wait_for_condition
 from floe_testing.service_requirement import ServiceRequirement
-from floe_testing.service_spec import SERVICE_SPECS
+from floe_testing.services import builtin_services
 
 HTTP_SERVICE = "web"
 READY_TIMEOUT = 300.0
@@ -172,7 +172,7 @@ class Cluster:
             cluster_name=self.name, keep_cluster=keep,
             kubeconfig=None if kind_mode else self.kubeconfig,
             kubeconfig_source=None if kind_mode else "--kubeconfig",
-            kind_image=KIND_NODE_IMAGE,
+            kind_image_option=KIND_NODE_IMAGE,
             kind_bin=str(self.kind_bin) if kind_mode and self.kind_bin else None,
             kubectl=self.kubectl, manifests_dir=self.manifests,
             image_overrides=dict(self.overrides), ready_timeout=READY_TIMEOUT)
@@ -477,18 +477,18 @@ def env_endpoints(cluster: Cluster, keys: tuple[str, ...],
     found: dict[str, dict[str, Any]] = {}
     with ExitStack() as stack:
         for key in keys:
-            service = SERVICE_SPECS[key]
-            req = cluster.stack().service(service.service_name)
+            service = next(s for s in builtin_services() if s.name == key)
+            req = cluster.stack().service(service.service)
             forward = PortForward(cluster.kubectl, cluster.kubeconfig, req.namespace,
                                   f"svc/{req.name}", req.port)
             stack.callback(forward.stop)
             port = forward.start()
             data: dict[str, str] = {}
-            if service.secret_name is not None:
+            if service.secret is not None:
                 secret = pykube.Secret.objects(cluster.api, namespace=req.namespace)\
-                    .get_by_name(service.secret_name)
+                    .get_by_name(service.secret)
                 data = {k: base64.b64decode(v).decode() for k, v in secret.obj["data"].items()}
-            found[key] = service.from_cluster("127.0.0.1", port, data)
+            found[key] = service.values_from_cluster("127.0.0.1", port, data)
             env.update({f"{key.upper()}_{name.upper()}": str(value)
                         for name, value in found[key].items()})
         if "polaris" in found and "minio" in found:  # table data through the MinIO forward
@@ -533,7 +533,8 @@ def bench_warm_rerun(result: BenchResult, cluster: Cluster, runs: int,
     inproc_start = result.figure("in-process: start (choose + connect cluster)", "s")
     inproc_prov = result.figure("in-process: provision (apply unchanged, ready, forward)", "s")
     steps: dict[str, Figure] = {}
-    reqs = {cluster.stack().service(SERVICE_SPECS[key].service_name) for key in services}
+    by_name = {s.name: s for s in builtin_services()}
+    reqs = {cluster.stack().service(by_name[key].service) for key in services}
     with env_endpoints(cluster, services) as (service_env, _):
         env_direct = {**env, **service_env}
         for i in range(runs):
@@ -572,7 +573,7 @@ def bench_warm_rerun(result: BenchResult, cluster: Cluster, runs: int,
 @contextmanager
 def cluster_postgres(cluster: Cluster) -> Iterator[tuple[Any, str]]:
     """The stack's postgres (applied if needed) as a PostgresConfig, for the isolation bench."""
-    from floe_testing.service_configs import PostgresConfig
+    from floe_testing.services.postgres.config import PostgresConfig
 
     cluster.makefile_apply_and_wait()
     with postgres_forward(cluster) as (port, settings):

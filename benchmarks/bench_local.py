@@ -238,7 +238,7 @@ def _cycle(setup: Callable[[], Any], teardown: Callable[[Any], None], n: int,
 def _postgres_server(cluster_postgres: Callable[[], Any] | None) -> Iterator[tuple[Any, str]]:
     """A PostgresConfig for a server to create databases on: a local Debian PostgreSQL as the
     integration tier starts it, else the cluster's through a forward."""
-    from floe_testing.service_configs import PostgresConfig
+    from floe_testing.services.postgres.config import PostgresConfig
 
     _support()
     from support.postgres_server import LocalPostgres, PostgresSetupError, postgres_bindir
@@ -267,16 +267,17 @@ def bench_isolation(result: BenchResult, runs: int,
     n = runs or 10
     _support()
 
-    from floe_testing.fixtures.minio import empty_and_remove_bucket, make_client
-    from floe_testing.fixtures.polaris import (
+    from floe_testing.naming import unique_bucket_name, unique_name
+    from floe_testing.run_identity import current_owner
+    from floe_testing.services.minio.config import MinIOConfig
+    from floe_testing.services.minio.helper import empty_and_remove_bucket, make_client
+    from floe_testing.services.polaris.config import PolarisConfig
+    from floe_testing.services.polaris.helper import (
         OWNER_PROPERTY,
         drop_namespace_with_tables,
         make_catalog,
     )
-    from floe_testing.fixtures.postgres import connect, create_database, drop_database
-    from floe_testing.naming import unique_bucket_name, unique_name
-    from floe_testing.run_identity import current_owner
-    from floe_testing.service_configs import MinIOConfig, PolarisConfig
+    from floe_testing.services.postgres.helper import connect, create_database, drop_database
     from support.iceberg_rest import IcebergRestServer
     from support.s3_server import LocalS3
 

@@ -41,7 +41,7 @@ from bench_in_cluster import bench_in_cluster
 from bench_install import DEFAULT_VENV_CACHE, bench_per_run_cost
 from bench_local import bench_isolation, bench_polling, bench_unit_only
 
-from floe_testing.cluster.manifests import parse_image_overrides
+from floe_testing.cluster.settings import parse_image_overrides
 from floe_testing.stack import PACKAGED_MANIFESTS
 
 BENCHES = ["port-forward", "cold-session", "warm-rerun", "stack-cold", "stack-warm",

@@ -1,12 +1,16 @@
 """floe-testing: plain ``pytest`` brings up a Kubernetes test stack and hands tests clients.
 
 Public names are imported lazily (PEP 562) so that loading the plugin in a run that needs
-no service costs almost nothing.
+no service costs almost nothing. The built-in services' names (``PostgresConfig``,
+``PostgresFixture``, ...) come from their declarations (``floe_testing.services``); the
+``TYPE_CHECKING`` block below repeats them for type checkers, and a test holds it to the
+declarations.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -27,58 +31,52 @@ _EXPORTS = {
     "ServiceUnavailableError": "floe_testing.polling",
     "wait_for_condition": "floe_testing.polling",
     "wait_for_service": "floe_testing.polling",
-    "DagsterConfig": "floe_testing.service_configs",
-    "DuckDBConfig": "floe_testing.service_configs",
-    "MinIOConfig": "floe_testing.service_configs",
-    "PolarisConfig": "floe_testing.service_configs",
-    "PostgresConfig": "floe_testing.service_configs",
-    "run_dagster_job": "floe_testing.fixtures.dagster",
-    "DagsterFixture": "floe_testing.fixtures.dagster",
-    "DuckDBFixture": "floe_testing.fixtures.duckdb",
-    "MinIOFixture": "floe_testing.fixtures.minio",
-    "PolarisFixture": "floe_testing.fixtures.polaris",
-    "PostgresFixture": "floe_testing.fixtures.postgres",
     "ServiceFixture": "floe_testing.service_fixture",
     "check_service_health": "floe_testing.service_fixture",
+    "ServiceDeclaration": "floe_testing.services.declaration",
+    "declare_service": "floe_testing.services.fixtures",
+    "ServiceHelper": "floe_testing.services.helper",
+    "EndpointConfig": "floe_testing.services.settings",
 }
 
-__all__ = [
-    "AdapterTestBase",
-    "CleanupError",
-    "ConditionFailed",
-    "ConfigError",
-    "DagsterConfig",
-    "DagsterFixture",
-    "DuckDBConfig",
-    "DuckDBFixture",
-    "FloeTestingError",
-    "InfrastructureError",
-    "IntegrationTestBase",
-    "MinIOConfig",
-    "MinIOFixture",
-    "NotReady",
-    "PluginTestBase",
-    "PolarisConfig",
-    "PolarisFixture",
-    "PollingConfig",
-    "PollingTimeoutError",
-    "PostgresConfig",
-    "PostgresFixture",
-    "ServiceFixture",
-    "ServiceRequirement",
-    "ServiceUnavailableError",
-    "check_service_health",
-    "run_dagster_job",
-    "wait_for_condition",
-    "wait_for_service",
-]
+
+def _service_exports() -> dict[str, str]:
+    """``name -> module:attribute`` of every built-in service's public names."""
+    from floe_testing.services import builtin_services
+
+    return {name: path for service in builtin_services() for name, path in service.exports.items()}
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
-    if module is None:
+    if module is not None:
+        return getattr(importlib.import_module(module), name)
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        # a submodule not imported yet (``from floe_testing import traceability``): the import
+        # system imports it next; the services' names need not be loaded for that
+        raise AttributeError(name)
+    path = _service_exports().get(name)
+    if path is None:
         raise AttributeError(f"module 'floe_testing' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_service_exports()})
+
+
+__all__ = [  # noqa: RUF022 - the general names, then the services' (a test checks both)
+    "AdapterTestBase", "CleanupError", "ConditionFailed", "ConfigError", "EndpointConfig",
+    "FloeTestingError", "InfrastructureError", "IntegrationTestBase", "NotReady",
+    "PluginTestBase", "PollingConfig", "PollingTimeoutError", "ServiceDeclaration",
+    "ServiceFixture", "ServiceHelper", "ServiceRequirement", "ServiceUnavailableError",
+    "check_service_health",
+    "declare_service", "wait_for_condition", "wait_for_service",
+    "DagsterConfig", "DagsterFixture", "DuckDBConfig", "DuckDBFixture", "MinIOConfig",
+    "MinIOFixture", "PolarisConfig", "PolarisFixture", "PostgresConfig", "PostgresFixture",
+    "run_dagster_job",
+]
 
 
 if TYPE_CHECKING:
@@ -89,11 +87,6 @@ if TYPE_CHECKING:
         FloeTestingError,
         InfrastructureError,
     )
-    from floe_testing.fixtures.dagster import DagsterFixture, run_dagster_job
-    from floe_testing.fixtures.duckdb import DuckDBFixture
-    from floe_testing.fixtures.minio import MinIOFixture
-    from floe_testing.fixtures.polaris import PolarisFixture
-    from floe_testing.fixtures.postgres import PostgresFixture
     from floe_testing.polling import (
         ConditionFailed,
         NotReady,
@@ -103,12 +96,19 @@ if TYPE_CHECKING:
         wait_for_condition,
         wait_for_service,
     )
-    from floe_testing.service_configs import (
-        DagsterConfig,
-        DuckDBConfig,
-        MinIOConfig,
-        PolarisConfig,
-        PostgresConfig,
-    )
     from floe_testing.service_fixture import ServiceFixture, check_service_health
     from floe_testing.service_requirement import ServiceRequirement
+    from floe_testing.services.dagster.config import DagsterConfig
+    from floe_testing.services.dagster.helper import DagsterFixture, run_dagster_job
+    from floe_testing.services.declaration import ServiceDeclaration
+    from floe_testing.services.duckdb.config import DuckDBConfig
+    from floe_testing.services.duckdb.helper import DuckDBFixture
+    from floe_testing.services.fixtures import declare_service
+    from floe_testing.services.helper import ServiceHelper
+    from floe_testing.services.minio.config import MinIOConfig
+    from floe_testing.services.minio.helper import MinIOFixture
+    from floe_testing.services.polaris.config import PolarisConfig
+    from floe_testing.services.polaris.helper import PolarisFixture
+    from floe_testing.services.postgres.config import PostgresConfig
+    from floe_testing.services.postgres.helper import PostgresFixture
+    from floe_testing.services.settings import EndpointConfig

@@ -3,8 +3,9 @@
 Each hook hands its work to the module that owns the concern: options (``cluster.options``,
 ``traceability``), the run's service directory (``service_directory``), the cluster session
 and its end (``cluster.run``), what tests need (``planning``), masking secrets (``redaction``),
-and pytest-kind's containment (``cluster.kind``). The fixtures live in ``fixtures``. Loading
-the plugin does no cluster work and imports no client library: a unit-only run stays fast.
+and pytest-kind's containment (``cluster.kind``). The services' fixtures live with their
+declarations (``services``), registered at configure. Loading the plugin does no cluster work
+and imports no client library: a unit-only run stays fast.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from floe_testing.cluster.options import add_options
 from floe_testing.cluster.run import (
     PLANNED,
     SETTINGS,
-    cluster_session,
     end_cluster_session,
     failed_test_sections,
     prepare_failure_artifacts,
@@ -31,46 +31,25 @@ from floe_testing.cluster.run import (
 )
 from floe_testing.errors import FloeTestingError, fail
 from floe_testing.fixtures.cluster import floe_cluster
-from floe_testing.fixtures.dagster import _floe_dagster_client, dagster_client, dagster_config
-from floe_testing.fixtures.duckdb import duckdb_config, duckdb_connection
-from floe_testing.fixtures.minio import (
-    _floe_minio_client,
-    _floe_minio_sweep,
-    minio_bucket,
-    minio_client,
-    minio_config,
+from floe_testing.in_cluster.options import add_in_cluster_options
+from floe_testing.in_cluster.settings import (
+    IN_CLUSTER_SETTINGS,
+    SHARD_EXIT,
+    load_in_cluster_settings,
 )
-from floe_testing.fixtures.polaris import (
-    _floe_polaris_client,
-    _floe_polaris_sweep,
-    polaris_catalog,
-    polaris_config,
-    polaris_namespace,
-)
-from floe_testing.fixtures.postgres import (
-    _floe_postgres_client,
-    _floe_postgres_sweep,
-    postgres_config,
-    postgres_connection,
-)
-from floe_testing.in_cluster import running_as_shard
-from floe_testing.in_cluster.settings import IN_CLUSTER, SHARD_EXIT, load_in_cluster_settings
+from floe_testing.location import running_as_shard
 from floe_testing.planning import needed_services
 from floe_testing.redaction import SECRET_VALUES
+from floe_testing.services.registry import SERVICES
 
-__all__ = [
-    "_floe_dagster_client", "_floe_minio_client", "_floe_minio_sweep", "_floe_polaris_client",
-    "_floe_polaris_sweep", "_floe_postgres_client", "_floe_postgres_sweep",
-    "dagster_client", "dagster_config", "duckdb_config", "duckdb_connection", "floe_cluster",
-    "minio_bucket", "minio_client", "minio_config", "polaris_catalog", "polaris_config",
-    "polaris_namespace", "postgres_config", "postgres_connection",
-]
+__all__ = ["floe_cluster"]  # the built-in services' fixtures: their modules, registered below
 
 _DIRECTORY_TOKEN = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     add_options(parser, pytest_kind_blocked=pluginmanager.is_blocked("pytest-kind"))
+    add_in_cluster_options(parser)
     traceability.add_options(parser)
 
 
@@ -81,19 +60,31 @@ def pytest_configure(config: pytest.Config) -> None:
     from floe_testing.cluster.settings import load_settings
     from floe_testing.redaction import SecretNotMaskedWarning, SecretValues, SecretWarnings
     from floe_testing.service_directory import SERVICE_DIRECTORY, ServiceDirectory, activate
+    from floe_testing.services import builtin_service_modules
+    from floe_testing.services.registry import ServiceDiscovery, ServiceRegistry
 
     secrets = SecretValues()
+    config.stash[SECRET_VALUES] = secrets
+    # the secret env vars of every service declared at configure; one too short to mask is
+    # said in the warnings summary, which records no warning yet at configure
     with warnings.catch_warnings(record=True) as unmaskable:
         warnings.simplefilter("always", SecretNotMaskedWarning)
-        secrets.add_env()
-    config.stash[SECRET_VALUES] = secrets
+        registry = ServiceRegistry(secrets)
+        config.stash[SERVICES] = registry
+        # every plugin registered (before this line too: the hook is historic) is scanned for
+        # declared services; the built-in services' modules are plugins: their fixtures are
+        # ours
+        config.pluginmanager.register(ServiceDiscovery(registry), "floe-testing-services")
+        for module in builtin_service_modules():
+            if not config.pluginmanager.is_registered(module):
+                config.pluginmanager.register(module, f"floe-testing-{module.__name__}")
     config.pluginmanager.register(
         SecretWarnings(secrets, [str(w.message) for w in unmaskable]),
         "floe-testing-secret-warnings")
     traceability.configure(config)
     try:
         config.stash[SETTINGS] = load_settings(config, resolve_kubectl=False)
-        config.stash[IN_CLUSTER] = load_in_cluster_settings(config)
+        config.stash[IN_CLUSTER_SETTINGS] = load_in_cluster_settings(config)
         prepare_failure_artifacts(config)
     except FloeTestingError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -103,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ShardReportSender.from_environment(config),
                                       "floe-testing-shard-reports")
     config.stash[PLANNED] = set()
-    directory = ServiceDirectory(lambda: cluster_session(config))
+    directory = ServiceDirectory(config, registry, secrets)
     config.stash[SERVICE_DIRECTORY] = directory
     config.stash[_DIRECTORY_TOKEN] = activate(directory)
     contain_pytest_kind(config)
@@ -140,7 +131,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any],
             _cache_instead(fixturedef, exc, one_screen)
             raise
     secrets = request.config.stash[SECRET_VALUES]
-    configs = sys.modules.get("floe_testing.service_configs")
+    configs = sys.modules.get("floe_testing.services.settings")
     if configs is not None and isinstance(result, configs.ServiceSettings):
         secrets.add_settings(result, fixturedef.argname)
     elif isinstance(result, Mapping) and fixturedef.argname.endswith("_config"):
@@ -172,8 +163,9 @@ def pytest_runtest_makereport(
     __tracebackhide__ = True
     report: pytest.TestReport = yield
     if report.failed and report.when in ("setup", "call"):
-        report.sections.extend(failed_test_sections(item.config, item.nodeid, report.when,
-                                                    needed_services([item])))
+        report.sections.extend(failed_test_sections(
+            item.config, item.nodeid, report.when,
+            needed_services([item], item.config.stash[SERVICES])))
     item.config.stash[SECRET_VALUES].redact_report(report)
     return report
 
@@ -200,14 +192,14 @@ def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Plan which services the selected tests need, so they are provisioned together."""
-    config.stash[PLANNED].update(needed_services(items))
+    config.stash[PLANNED].update(needed_services(items, config.stash[SERVICES]))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
     """``--floe-in-cluster``: the selected tests run in pods, and their reports come back here
     (``in_cluster.runner``); otherwise pytest's own loop."""
-    settings = session.config.stash[IN_CLUSTER]
+    settings = session.config.stash[IN_CLUSTER_SETTINGS]
     if (not settings.enabled or session.config.option.collectonly or not session.items
             or (session.testsfailed and not session.config.option.continue_on_collection_errors)):
         return None  # pytest's loop: it stops a run whose collection failed, as usual

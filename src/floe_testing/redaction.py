@@ -240,15 +240,13 @@ class SecretValues:
             if SECRET_KEY_NAMES.search(key):
                 self.add(value, source=f"the key {key} of a cluster Secret")
 
-    def add_env(self, environ: Mapping[str, str] | None = None) -> None:
-        """The values of the env vars that hold secrets of the service configs (named by the
-        service specs: this runs on every pytest run, so it imports no pydantic)."""
-        from floe_testing.service_spec import SERVICE_SPECS
-
+    def add_env(self, names: Iterable[str], environ: Mapping[str, str] | None = None) -> None:
+        """The values of these env vars (a declared service's secrets, named without
+        importing pydantic: this runs on every pytest run); of a ``client:secret`` credential
+        also the secret part."""
         env = os.environ if environ is None else environ
-        for spec in SERVICE_SPECS.values():
-            for name in spec.secret_env_vars:
-                self.add_credential(env.get(name), f"env {name}")
+        for name in names:
+            self.add_credential(env.get(name), f"env {name}")
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret form, and every piece of one, replaced by

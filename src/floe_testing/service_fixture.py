@@ -1,10 +1,10 @@
 """The data model's ``ServiceFixture`` protocol, the base its helpers share, and
 ``check_service_health``.
 
-Each service helper (:class:`~floe_testing.fixtures.postgres.PostgresFixture`, ...) is the code
-its pytest fixture runs, usable without pytest: in a session-scoped fixture of the user's own,
-a script or a notebook. Calling one yields the client and cleans up on exit (the protocol);
-``with helper as client:`` does the same as a context manager.
+Each service helper (:class:`~floe_testing.services.postgres.helper.PostgresFixture`, ...) is
+the code its pytest fixture runs, usable without pytest: in a session-scoped fixture of the
+user's own, a script or a notebook. Calling one yields the client and cleans up on exit (the
+protocol); ``with helper as client:`` does the same as a context manager.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Generator
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from floe_testing.services.declaration import ServiceDeclaration
 
 ClientT = TypeVar("ClientT")
 
@@ -37,11 +40,11 @@ class ServiceContext(Generic[ClientT]):
     service_name: str
     service_port: int
 
-    def __init__(self, extra: str) -> None:
-        """``extra`` installs the client library: without it, the pip command to run."""
+    def __init__(self, declaration: ServiceDeclaration) -> None:
+        """Without ``declaration``'s client library installed: the command that installs it."""
         from floe_testing.extras import require_client
 
-        require_client(extra, type(self).__name__)
+        require_client(declaration, type(self).__name__)
         self._open: list[contextlib.AbstractContextManager[ClientT]] = []
 
     def __call__(self) -> Generator[ClientT, None, None]:  # pragma: no cover - abstract

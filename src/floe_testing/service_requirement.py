@@ -7,7 +7,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
+from floe_testing.endpoint import DEFAULT_K8S_NAMESPACE
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

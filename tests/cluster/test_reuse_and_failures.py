@@ -98,7 +98,7 @@ def test_killed_forward_is_restarted_and_next_query_succeeds(
     pytester.makepyfile(test_kill="""
         import os, signal
         import psycopg2
-        from floe_testing.fixtures.postgres import connect
+        from floe_testing.services.postgres.helper import connect
         from floe_testing import PollingConfig, wait_for_condition
 
         def test_forward_survives_kill(floe_cluster, postgres_config):
@@ -130,7 +130,7 @@ def test_forward_recovers_when_its_pod_is_replaced(
     pytester.makepyfile(test_pod="""
         import pykube
         from floe_testing import PollingConfig, wait_for_condition
-        from floe_testing.fixtures.postgres import connect
+        from floe_testing.services.postgres.helper import connect
 
         def started(config):
             conn = connect(config)  # the same address before and after the restart
@@ -235,3 +235,58 @@ def test_the_sweep_of_dead_in_cluster_runs_deletes_only_what_such_a_run_creates(
         for obj in made:
             if obj.exists():
                 obj.delete(propagation_policy="Background")
+
+
+@pytest.mark.requirement("001-FR-009", "001-FR-026", "001-FR-025")
+def test_a_declared_service_is_forwarded_masked_diagnosed_and_survives_its_forward_restart(
+        pytester: pytest.Pytester, live_cluster: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service the user declares (the tier's busybox web, with a Secret of its own): its
+    endpoint fixture is a forward whose address survives its kubectl's death, its credential
+    is masked in the report, and a failed test carries its pods' diagnosis."""
+    monkeypatch.setenv("KUBECONFIG", str(live_cluster))
+    extra = pytester.mkdir("extra")
+    (extra / "web-credentials.yaml").write_text(textwrap.dedent("""
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: web-credentials, namespace: floe-test}
+        stringData: {WEB_TOKEN: web-T0ken-5d9e0c31, WEB_USER: reader}
+    """))
+    pytester.makeconftest("""
+        from floe_testing import declare_service
+
+        web_config, web_endpoint = declare_service(
+            name="web", service="web", port=80, secret="web-credentials",
+            credentials={"token": "WEB_TOKEN"}, values={"user": "WEB_USER"})
+    """)
+    pytester.makepyfile(test_web="""
+        import os, signal, urllib.request
+        from floe_testing import PollingConfig, wait_for_condition
+
+        def fetch(url):
+            with urllib.request.urlopen(url, timeout=10) as reply:
+                return reply.read().decode()
+
+        def test_forwarded_and_restarted(web_endpoint, floe_cluster):
+            assert web_endpoint.reached.forwarded
+            assert web_endpoint.user == "reader"
+            assert "hello from localkube busybox" in fetch(web_endpoint.url)
+            forward = next(f for f in floe_cluster.forwards.values() if "svc/web" in f.target)
+            pid = forward.pid
+            os.kill(pid, signal.SIGKILL)
+            wait_for_condition(lambda: not os.path.exists(f"/proc/{pid}"),
+                               PollingConfig(timeout=10, interval=0.1, description="kubectl gone"))
+            assert "hello from localkube busybox" in fetch(web_endpoint.url)  # same address
+            assert forward.restarts >= 1
+
+        def test_fails_and_is_diagnosed(web_endpoint):
+            print("token:", web_endpoint.token.get_secret_value())
+            assert False, "fails to show its report"
+    """)
+    result = pytester.runpytest_subprocess(*cluster_args(f"--floe-extra-manifests={extra}",
+                                                         "-rA"))
+    result.assert_outcomes(passed=1, failed=1)
+    output = result.stdout.str()
+    assert "token: ***" in output, output
+    assert "web-T0ken-5d9e0c31" not in output
+    assert "floe-testing: svc/web in floe-test" in output, "the failure's diagnosis section"
+    assert not port_forward_pids()

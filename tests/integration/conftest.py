@@ -18,13 +18,11 @@ from typing import Any, Protocol
 import pytest
 
 from floe_testing.cluster.run import CLUSTER_SESSION
-from floe_testing.service_configs import (
-    DagsterConfig,
-    DuckDBConfig,
-    MinIOConfig,
-    PolarisConfig,
-    PostgresConfig,
-)
+from floe_testing.services.dagster.config import DagsterConfig
+from floe_testing.services.duckdb.config import DuckDBConfig
+from floe_testing.services.minio.config import MinIOConfig
+from floe_testing.services.polaris.config import PolarisConfig
+from floe_testing.services.postgres.config import PostgresConfig
 from support.checks import AfterTeardown
 from support.dagster_server import LocalDagster
 from support.iceberg_rest import IcebergRestServer

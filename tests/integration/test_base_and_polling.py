@@ -15,9 +15,9 @@ import pytest
 
 from floe_testing.base import IntegrationTestBase
 from floe_testing.polling import PollingConfig, PollingTimeoutError, wait_for_service
-from floe_testing.service_configs import PostgresConfig
 from floe_testing.service_directory import Endpoint
 from floe_testing.service_requirement import ServiceRequirement
+from floe_testing.services.postgres.config import PostgresConfig
 from support.directories import table_directory
 from support.inner_pytest import run_inner_pytest
 from support.postgres_server import LocalPostgres

@@ -7,9 +7,9 @@ import re
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from floe_testing.fixtures.dagster import TERMINAL_STATUSES, run_dagster_job
 from floe_testing.polling import NotReady, PollingConfig, PollingTimeoutError, wait_for_condition
-from floe_testing.service_configs import DagsterConfig
+from floe_testing.services.dagster.config import DagsterConfig
+from floe_testing.services.dagster.helper import TERMINAL_STATUSES, run_dagster_job
 from support.dagster_server import LocalDagster
 
 pytestmark = [pytest.mark.integration, pytest.mark.requirement("001-FR-024")]

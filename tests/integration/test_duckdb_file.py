@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from floe_testing.service_configs import DuckDBConfig
+from floe_testing.services.duckdb.config import DuckDBConfig
 from support.checks import AfterTeardown
 
 pytestmark = [pytest.mark.integration, pytest.mark.requirement("001-FR-023")]

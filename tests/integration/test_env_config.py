@@ -9,15 +9,13 @@ from psycopg2.extensions import connection
 from pyiceberg.catalog.rest import RestCatalog
 
 from floe_testing.cluster.run import CLUSTER_SESSION
-from floe_testing.fixtures.minio_tracking import TrackingMinio
-from floe_testing.service_configs import (
-    DagsterConfig,
-    MinIOConfig,
-    PolarisConfig,
-    PostgresConfig,
-)
 from floe_testing.service_directory import SERVICE_DIRECTORY, active_directory
-from floe_testing.service_spec import SERVICE_SPECS
+from floe_testing.services import builtin_services
+from floe_testing.services.dagster.config import DagsterConfig
+from floe_testing.services.minio.config import MinIOConfig
+from floe_testing.services.minio.tracking import TrackingMinio
+from floe_testing.services.polaris.config import PolarisConfig
+from floe_testing.services.postgres.config import PostgresConfig
 from support.dagster_server import LocalDagster
 from support.iceberg_rest import IcebergRestServer
 from support.postgres_server import LocalPostgres
@@ -65,14 +63,17 @@ def test_the_directory_answers_with_the_env_endpoints(
     wait_for_service and the base classes) and says where the address came from."""
     directory = request.config.stash[SERVICE_DIRECTORY]
     assert active_directory() is directory
-    for key, service in SERVICE_SPECS.items():
-        config = {"postgres": postgres_config, "minio": minio_config,
-                  "polaris": polaris_config, "dagster": dagster_config}[key]
-        endpoint = directory.address(service.service_name, service.port, service.k8s_namespace)
-        assert (endpoint.host, endpoint.port) == service.address_of(config), key
+    configs = {"postgres": postgres_config, "minio": minio_config,
+               "polaris": polaris_config, "dagster": dagster_config}
+    for service in builtin_services():
+        if not service.in_cluster:
+            continue
+        config = configs[service.name]
+        endpoint = directory.address(service.service, service.port, service.namespace)
+        assert (endpoint.host, endpoint.port) == service.address(config), service.name
         assert endpoint.via == f"from env {service.endpoint_env}"
-        assert directory.address_source(service, endpoint.host, endpoint.port) == \
-            f"env {service.endpoint_env}"
+        assert config.address_source() == f"env {service.endpoint_env}"
+        assert not config.reached.forwarded
 
 
 def test_no_cluster_is_created_in_env_mode(

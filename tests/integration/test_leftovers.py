@@ -11,16 +11,18 @@ import pytest
 from psycopg2 import sql
 from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT
 
-from floe_testing.fixtures.minio import OWNER_TAG, empty_and_remove_bucket, make_client
-from floe_testing.fixtures.polaris import (
+from floe_testing.naming import short_uid
+from floe_testing.run_identity import Owner, current_owner, process_space
+from floe_testing.services.minio.config import MinIOConfig
+from floe_testing.services.minio.helper import OWNER_TAG, empty_and_remove_bucket, make_client
+from floe_testing.services.polaris.config import PolarisConfig
+from floe_testing.services.polaris.helper import (
     OWNER_PROPERTY,
     drop_namespace_with_tables,
     make_catalog,
 )
-from floe_testing.fixtures.postgres import connect
-from floe_testing.naming import short_uid
-from floe_testing.run_identity import Owner, current_owner, process_space
-from floe_testing.service_configs import MinIOConfig, PolarisConfig, PostgresConfig
+from floe_testing.services.postgres.config import PostgresConfig
+from floe_testing.services.postgres.helper import connect
 from support.inner_pytest import run_inner_pytest
 from support.postgres_server import LocalPostgres
 

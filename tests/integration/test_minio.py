@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from minio import Minio
 
-from floe_testing.fixtures.minio_tracking import TrackingMinio
 from floe_testing.naming import unique_bucket_name
-from floe_testing.service_configs import MinIOConfig
+from floe_testing.services.minio.config import MinIOConfig
+from floe_testing.services.minio.tracking import TrackingMinio
 from support.checks import AfterTeardown
 from support.inner_pytest import run_inner_pytest
 from support.s3_server import LocalS3

@@ -14,9 +14,9 @@ from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.exceptions import NoSuchTableError
 
 from floe_testing.errors import InfrastructureError
-from floe_testing.fixtures.polaris import make_catalog
 from floe_testing.run_identity import Owner
-from floe_testing.service_configs import PolarisConfig
+from floe_testing.services.polaris.config import PolarisConfig
+from floe_testing.services.polaris.helper import make_catalog
 from support.checks import AfterTeardown
 from support.iceberg_rest import IcebergRestServer
 from support.inner_pytest import run_inner_pytest

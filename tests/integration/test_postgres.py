@@ -11,8 +11,8 @@ from psycopg2.extensions import connection
 from pydantic import SecretStr
 
 from floe_testing.errors import InfrastructureError
-from floe_testing.fixtures.postgres import connect
-from floe_testing.service_configs import PostgresConfig
+from floe_testing.services.postgres.config import PostgresConfig
+from floe_testing.services.postgres.helper import connect
 from support.checks import AfterTeardown
 from support.inner_pytest import run_inner_pytest
 from support.postgres_server import LocalPostgres

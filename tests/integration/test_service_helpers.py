@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 from minio import Minio
 
-from floe_testing.fixtures.polaris import make_catalog
-from floe_testing.fixtures.postgres import connect
-from floe_testing.service_configs import DagsterConfig, PolarisConfig, PostgresConfig
+from floe_testing.services.dagster.config import DagsterConfig
+from floe_testing.services.polaris.config import PolarisConfig
+from floe_testing.services.polaris.helper import make_catalog
+from floe_testing.services.postgres.config import PostgresConfig
+from floe_testing.services.postgres.helper import connect
 from support.s3_server import LocalS3
 
 pytestmark = [pytest.mark.integration, pytest.mark.requirement("001-FR-061")]

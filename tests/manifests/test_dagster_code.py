@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from floe_testing.cluster.manifests import load_manifests
-from floe_testing.fixtures.dagster import run_dagster_job
 from floe_testing.polling import ConditionFailed, NotReady, PollingConfig, wait_for_condition
+from floe_testing.services.dagster.helper import run_dagster_job
 from floe_testing.stack import PACKAGED_MANIFESTS
 
 pytestmark = pytest.mark.requirement("001-FR-027")

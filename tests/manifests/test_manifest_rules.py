@@ -23,9 +23,13 @@ from floe_testing.cluster.manifests import (
     load_manifests,
     with_dependencies,
 )
-from floe_testing.service_configs import PolarisConfig
-from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE, SERVICE_SPECS
+from floe_testing.endpoint import DEFAULT_K8S_NAMESPACE
+from floe_testing.services import builtin_services
+from floe_testing.services.configs import config_class
+from floe_testing.services.polaris.config import PolarisConfig
 from floe_testing.stack import PACKAGED_MANIFESTS
+
+SERVICES = {s.name: s for s in builtin_services() if s.in_cluster}
 
 pytestmark = pytest.mark.requirement("001-FR-027")
 
@@ -380,10 +384,10 @@ def serving_pod(service: ManifestDoc) -> tuple[ManifestDoc, dict[str, Any]]:
     raise AssertionError(f"{service.where()}: its selector {selector} matches no workload")
 
 
-@pytest.mark.parametrize("key", sorted(SERVICE_SPECS))
+@pytest.mark.parametrize("key", sorted(SERVICES))
 def test_each_stack_service_exists_with_its_ports(key: str) -> None:
-    expected = SERVICE_SPECS[key]
-    service = find("Service", expected.service_name, expected.k8s_namespace)
+    expected = SERVICES[key]
+    service = find("Service", expected.service, expected.namespace)
     ports = {p["port"]: p for p in service.obj["spec"]["ports"]}
     assert {expected.port, *expected.extra_ports} <= ports.keys()
     _, pod = serving_pod(service)
@@ -395,19 +399,21 @@ def test_each_stack_service_exists_with_its_ports(key: str) -> None:
             f"{service.where()}: targetPort {target} is no container port of the pod")
 
 
-@pytest.mark.parametrize("key", sorted(k for k, s in SERVICE_SPECS.items() if s.secret_name))
+@pytest.mark.parametrize("key", sorted(k for k, s in SERVICES.items() if s.secret))
 def test_fixture_secrets_exist_and_make_a_valid_config(key: str) -> None:
-    service = SERVICE_SPECS[key]
-    name = service.secret_name
+    service = SERVICES[key]
+    name = service.secret
     assert name is not None
-    data = secrets().get((service.k8s_namespace, name))
-    assert data is not None, f"Secret {service.k8s_namespace}/{name} is not in {MANIFESTS}"
-    found = service.from_cluster("127.0.0.1", service.port, data)
+    data = secrets().get((service.namespace, name))
+    assert data is not None, f"Secret {service.namespace}/{name} is not in {MANIFESTS}"
+    assert {*service.credentials.values(), *service.values.values()} <= data.keys(), \
+        f"{name} lacks keys the declaration names"
+    found = service.values_from_cluster("127.0.0.1", service.port, data)
     credential_fields = {"postgres": {"user", "password", "database"},
                          "minio": {"access_key", "secret_key"},
                          "polaris": {"credential"}}[key]
     assert credential_fields <= found.keys(), f"{name} lacks keys the fixture reads"
-    service.config_class(**found)  # validates like the fixture does
+    config_class(service)(**found)  # validates like the fixture does
 
 
 def test_servers_use_exactly_the_fixture_credentials() -> None:
@@ -463,9 +469,9 @@ def test_polaris_catalog_is_the_fixture_warehouse() -> None:
     server_env = resolved_env(polaris, container_named(polaris, "polaris"))
     assert env["POLARIS_REALM"] == server_env["POLARIS_REALM_CONTEXT_REALMS"]
     svc = f"polaris.{DEFAULT_K8S_NAMESPACE}.svc.cluster.local"
-    assert env["POLARIS_URL"] == f"http://{svc}:{SERVICE_SPECS['polaris'].port}"
+    assert env["POLARIS_URL"] == f"http://{svc}:{SERVICES['polaris'].port}"
     assert env["POLARIS_HEALTH_URL"].startswith(f"http://{svc}:8182/")
-    minio = SERVICE_SPECS["minio"]
+    minio = SERVICES["minio"]
     assert env["POLARIS_S3_ENDPOINT_INTERNAL"] == (
         f"http://{minio.dns_name}:{minio.port}")
     assert env["POLARIS_STORAGE_BUCKET"] in STACK_BUCKETS
@@ -482,7 +488,7 @@ def test_bucket_job_creates_the_stack_buckets_idempotently() -> None:
     minio_secret = secrets()[(DEFAULT_K8S_NAMESPACE, "minio-credentials")]
     env = resolved_env(job, container)
     [host] = [v for k, v in env.items() if k.startswith("MC_HOST_")]
-    minio = SERVICE_SPECS["minio"]
+    minio = SERVICES["minio"]
     assert host == (f"http://{minio_secret['MINIO_ROOT_USER']}:"
                     f"{minio_secret['MINIO_ROOT_PASSWORD']}@{minio.dns_name}:{minio.port}")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from floe_testing.service_spec import SERVICE_SPECS
+from floe_testing.services import builtin_services
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,7 +41,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _services_come_from_the_cluster() -> None:
     """Every service must be the cluster's: an endpoint env var would test another server."""
-    given = [s.endpoint_env for s in SERVICE_SPECS.values() if s.endpoint_from_env()]
+    given = [s.endpoint_env for s in builtin_services() if s.in_cluster and s.endpoint_from_env()]
     if given:
         pytest.fail(f"{', '.join(given)} set: the stack tier tests the cluster's services. Run "
                     "it alone, without them: pytest tests/stack -m stack", pytrace=False)

@@ -16,7 +16,7 @@ import pytest
 
 if TYPE_CHECKING:
     from floe_testing.cluster.session import ClusterSession
-    from floe_testing.service_configs import PostgresConfig
+    from floe_testing.services.postgres.config import PostgresConfig
 
 pytestmark = [pytest.mark.stack, pytest.mark.requirement("001-FR-027")]
 

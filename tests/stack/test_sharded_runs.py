@@ -287,6 +287,77 @@ def test_a_pod_reports_only_its_own_tests_and_ships_only_tracked_files(
     assert _ours(floe_cluster.api) == []
 
 
+DECLARED_PROJECT = {
+    "conftest.py": """
+        from floe_testing import declare_service
+
+        web_config, web_endpoint = declare_service(
+            name="web", service="declared-web", port=80, secret="declared-web-credentials",
+            credentials={"token": "WEB_TOKEN"})
+    """,
+    "test_declared.py": """
+        import urllib.request
+
+
+        def test_reached_by_its_dns_name_in_the_pod(web_endpoint):
+            assert web_endpoint.host == "declared-web.floe-test.svc.cluster.local"
+            assert not web_endpoint.reached.forwarded
+            with urllib.request.urlopen(web_endpoint.url, timeout=10) as reply:
+                assert b"hello from localkube busybox" in reply.read()
+
+
+        def test_its_secret_is_masked(web_endpoint):
+            print("token:", web_endpoint.token.get_secret_value())
+            assert False, "fails to show the pod's captured output"
+    """,
+    "extra/declared-web.yaml": """
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: declared-web-credentials, namespace: floe-test}
+        stringData: {WEB_TOKEN: declared-T0ken-77aa10c4}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: declared-web, namespace: floe-test}
+        spec:
+          selector: {matchLabels: {app: declared-web}}
+          template:
+            metadata: {labels: {app: declared-web}}
+            spec:
+              containers:
+                - name: web
+                  image: localhost/localkube/busybox:1.35.0
+                  imagePullPolicy: IfNotPresent
+                  ports: [{containerPort: 8080}]
+                  readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: declared-web, namespace: floe-test}
+        spec:
+          selector: {app: declared-web}
+          ports: [{port: 80, targetPort: 8080}]
+    """,
+}
+
+
+@pytest.mark.requirement("001-FR-010", "001-FR-026")
+def test_a_declared_service_in_the_pods_by_dns_with_its_secret_masked(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    (project / "extra").mkdir(parents=True)
+    _write(project, DECLARED_PROJECT)
+    run = _pytest([f"--floe-extra-manifests={project / 'extra'}", *IN_CLUSTER, "-rA"],
+                  project, _env(floe_cluster))
+    output = run.stdout + run.stderr
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, output[-4000:]
+    assert "1 failed, 1 passed" in output, output[-4000:]
+    assert "token: ***" in output, output[-4000:]
+    assert "declared-T0ken-77aa10c4" not in output
+    assert _ours(floe_cluster.api) == []
+
+
 def test_the_next_run_balances_the_shards_by_the_durations_recorded(
     floe_cluster: ClusterSession, tmp_path: Path
 ) -> None:

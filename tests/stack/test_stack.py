@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from floe_testing.fixtures.dagster import run_dagster_job
 from floe_testing.polling import PollingConfig
+from floe_testing.services.dagster.helper import run_dagster_job
 
 if TYPE_CHECKING:
     from dagster_graphql import DagsterGraphQLClient
@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from pyiceberg.catalog.rest import RestCatalog
 
     from floe_testing.cluster.session import ClusterSession
-    from floe_testing.fixtures.minio_tracking import TrackingMinio
-    from floe_testing.service_configs import MinIOConfig, PostgresConfig
+    from floe_testing.services.minio.config import MinIOConfig
+    from floe_testing.services.minio.tracking import TrackingMinio
+    from floe_testing.services.postgres.config import PostgresConfig
 
 pytestmark = [pytest.mark.stack, pytest.mark.requirement("001-FR-027")]
 
@@ -79,18 +80,22 @@ def test_dagster_runs_the_stack_job_to_success(dagster_client: DagsterGraphQLCli
 
 @pytest.mark.requirement("001-FR-009")
 def test_every_client_carries_on_after_its_forward_is_killed(
-    floe_cluster: ClusterSession, minio_client: TrackingMinio, polaris_catalog: RestCatalog,
-    dagster_client: DagsterGraphQLClient, postgres_config: PostgresConfig,
+    floe_cluster: ClusterSession, minio_client: TrackingMinio, minio_bucket: str,
+    polaris_catalog: RestCatalog, dagster_client: DagsterGraphQLClient,
+    postgres_config: PostgresConfig, postgres_connection: connection,
 ) -> None:
     """Each forward's kubectl is killed mid-test: the local addresses stay, and the next call
-    of every client succeeds (its pooled connection is seen as closed, the new one is relayed
-    to the restarted kubectl). PostgreSQL's session dies with its TCP stream, as with any
-    network cut; a new connection to the same address works."""
+    of every client succeeds, an S3 PUT on a pooled keep-alive connection first (the cut
+    connection is retried on a new one, relayed to the restarted kubectl). PostgreSQL's session
+    dies with its TCP stream, as with any network cut; a new connection to the same address
+    works, and the fixture's teardown closes the cut one and drops its database through a new
+    one."""
+    import io
     import os
     import signal
 
-    from floe_testing.fixtures.postgres import connect
     from floe_testing.polling import wait_for_condition
+    from floe_testing.services.postgres.helper import connect
 
     def query_postgres() -> int:
         conn = connect(postgres_config)
@@ -102,11 +107,14 @@ def test_every_client_carries_on_after_its_forward_is_killed(
             conn.close()
 
     def use_every_client() -> None:
+        minio_client.put_object(minio_bucket, "k", io.BytesIO(b"x"), 1)  # the first call
         assert {b.name for b in minio_client.list_buckets()} >= STACK_BUCKETS
         assert polaris_catalog.list_namespaces() is not None
         assert run_dagster_job(dagster_client, STACK_JOB) == "SUCCESS"
         assert query_postgres() == 42
 
+    with postgres_connection.cursor() as cur:  # the test's own session, cut below
+        cur.execute("SELECT 1")
     use_every_client()  # every client has a live (pooled) connection through its forward
     forwards = list(floe_cluster.forwards.values())
     before = {str(f): (f.local_port, f.pid, f.restarts) for f in forwards}

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from floe_testing.endpoint import Endpoint
 from floe_testing.errors import InfrastructureError
-from floe_testing.service_directory import Endpoint, ServiceDirectory, activate, deactivate
+from floe_testing.service_directory import ServiceDirectory, activate, deactivate
 
 
 class TableCluster:
@@ -32,7 +33,7 @@ class TableCluster:
 def table_directory() -> Iterator[TableCluster]:
     """The active directory's cluster is a fresh :class:`TableCluster` inside the block."""
     cluster = TableCluster()
-    token = activate(ServiceDirectory(lambda: cluster))
+    token = activate(ServiceDirectory(cluster=cluster))
     try:
         yield cluster
     finally:

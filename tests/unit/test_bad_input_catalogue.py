@@ -197,6 +197,24 @@ def test_malformed_boolean_env_value(
 
 
 @pytest.mark.requirement("001-FR-053")
+def test_a_region_with_spaces_is_named_before_the_client_sees_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MINIO_ENDPOINT", "http://127.0.0.1:9000")
+    monkeypatch.setenv("MINIO_SECRET_KEY", PASSWORD)
+    monkeypatch.setenv("MINIO_REGION", "us east 1")
+    run = run_failing(pytester, """
+        def test_s3(minio_client):
+            raise AssertionError("must not be reached")
+    """)
+    assert_names(run, "Invalid MinIOConfig", "region", "MINIO_REGION", "'us east 1'",
+                 "an S3 region is letters, digits")
+    assert "Traceback" not in run.output
+    assert PASSWORD not in run.output
+    assert_no_cluster_work(pytester, run)
+
+
+@pytest.mark.requirement("001-FR-053")
 def test_service_settings_without_the_endpoint_var_are_refused(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -641,7 +659,7 @@ def test_bad_image_override(pytester: pytest.Pytester, needs: str) -> None:
 @pytest.mark.requirement("001-FR-053")
 @pytest.mark.parametrize(("env", "args", "culprit"), [
     ("abc", (), "env FLOE_READY_TIMEOUT: 'abc' is not a number of seconds"),
-    (None, ("--floe-ready-timeout=-5",), "--floe-ready-timeout: '-5.0' must be positive"),
+    (None, ("--floe-ready-timeout=-5",), "--floe-ready-timeout: '-5' must be positive"),
 ])
 def test_bad_ready_timeout(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
                            env: str | None, args: tuple[str, ...], culprit: str) -> None:

@@ -27,23 +27,25 @@ from floe_testing import (
     ServiceFixture,
     check_service_health,
 )
-from floe_testing.extras import CLIENT_LIBRARIES, require_client
+from floe_testing.extras import require_client
+from floe_testing.services import builtin_services
 
 pytestmark = pytest.mark.unit
 
 HELPERS = {"postgres": PostgresFixture, "minio": MinIOFixture, "polaris": PolarisFixture,
            "duckdb": DuckDBFixture, "dagster": DagsterFixture}
+BUILTINS = {service.name: service for service in builtin_services()}
 
 
 @pytest.mark.requirement("001-FR-060")
-@pytest.mark.parametrize("extra", sorted(CLIENT_LIBRARIES))
+@pytest.mark.parametrize("extra", sorted(BUILTINS))
 def test_missing_client_names_the_exact_pip_command(
     extra: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = CLIENT_LIBRARIES[extra][0]
+    module = BUILTINS[extra].client_module
     monkeypatch.setitem(sys.modules, module, None)  # what an absent package looks like
     with pytest.raises(ConfigError) as info:
-        require_client(extra, f"{extra}_thing")
+        require_client(BUILTINS[extra], f"{extra}_thing")
     message = str(info.value)
     assert f"pip install 'floe-testing[{extra}]'" in message
     assert f"{extra}_thing needs the {module!r} module" in message
@@ -57,7 +59,7 @@ def test_every_extra_is_declared_in_the_package_metadata() -> None:
     from importlib.metadata import metadata
 
     declared = set(metadata("floe-testing").get_all("Provides-Extra") or [])
-    assert set(CLIENT_LIBRARIES) | {"all"} <= declared
+    assert set(BUILTINS) | {"all"} <= declared
     requires = metadata("floe-testing").get_all("Requires-Dist") or []
     core = [r for r in requires if "extra ==" not in r]
     for heavy in ("pyiceberg", "duckdb", "dagster", "minio", "psycopg2"):

@@ -88,3 +88,52 @@ def test_an_unusable_endpoint_fails_within_the_timeouts(
         assert "did not answer in time" in output or "timeout" in output.lower(), output
     # about one read timeout, never the libraries' minutes
     assert elapsed < 3 * READ + 4, f"took {elapsed:.1f}s"
+
+
+@pytest.mark.requirement("001-FR-024", "001-FR-053")
+@pytest.mark.parametrize("listening", [True, False], ids=["hung", "closed"])
+def test_run_dagster_job_against_a_webserver_that_does_not_answer_is_one_screen(
+    pytester: pytest.Pytester, tcp_listener: int, closed_port: int, listening: bool
+) -> None:
+    port = tcp_listener if listening else closed_port
+    pytester.makepyfile(test_job=f"""
+        from dagster_graphql import DagsterGraphQLClient
+
+        from floe_testing import run_dagster_job
+
+
+        def test_it():
+            client = DagsterGraphQLClient("127.0.0.1", port_number={port}, timeout=2)
+            run_dagster_job(client, "some_job")
+    """)
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--junitxml={junit}",
+                                           timeout=LIMIT)
+    result.assert_outcomes(failed=1)
+    (case,) = ET.parse(junit).getroot().iter("testcase")
+    assert float(case.get("time", "inf")) < 15
+    output = result.stdout.str()
+    assert f"Dagster webserver at http://127.0.0.1:{port}/graphql did not answer submitting " \
+           "job 'some_job'" in output, output
+    assert "DAGSTER_HOST, DAGSTER_PORT" in output
+    assert output.count("site-packages") <= 2, "no frames of the GraphQL client"
+
+
+@pytest.mark.requirement("001-FR-025", "001-FR-053")
+def test_a_config_override_returning_a_dict_is_named(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+        import pytest
+
+
+        @pytest.fixture(scope="session")
+        def postgres_config():
+            return {"host": "127.0.0.1", "password": "dict-S3cret-value"}
+    """)
+    pytester.makepyfile(test_pg="def test_pg(postgres_connection):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=LIMIT)
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert ("postgres_config returned a dict, not a PostgresConfig: an override of it must "
+            "return one, e.g. PostgresConfig(...) (from floe_testing import PostgresConfig)"
+            in output), output
+    assert "AttributeError" not in output

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from floe_testing.cluster.settings import load_settings
-from floe_testing.service_directory import Endpoint, ServiceDirectory, in_cluster_mode
+from floe_testing.endpoint import Endpoint
+from floe_testing.location import in_cluster_mode
+from floe_testing.service_directory import ServiceDirectory
 from support.directories import table_directory
 
 pytestmark = [pytest.mark.unit, pytest.mark.requirement("001-FR-010")]
@@ -38,11 +40,13 @@ def test_without_a_cluster_a_service_resolves_to_its_dns_name(
 
 def test_the_cluster_answers_when_there_is_one() -> None:
     with table_directory() as cluster:
-        cluster.endpoints[("web", 80, "ns1")] = Endpoint("127.0.0.1", 40123, "port-forward")
+        cluster.endpoints[("web", 80, "ns1")] = Endpoint("127.0.0.1", 40123, "port-forward",
+                                                        "forward")
         from floe_testing.service_directory import active_directory
 
-        assert active_directory().address("web", 80, "ns1").port == 40123
-        assert active_directory().is_forwarded("127.0.0.1", 40123)
+        found = active_directory().address("web", 80, "ns1")
+        assert found.port == 40123
+        assert found.forwarded, "the endpoint says itself that it is a forward"
 
 
 def test_in_a_pod_the_cluster_is_reused_never_created(

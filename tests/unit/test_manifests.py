@@ -20,11 +20,11 @@ from floe_testing.cluster.manifests import (
     images,
     load_layers,
     load_manifests,
-    parse_image_overrides,
     rewrite_image,
     with_dependencies,
     with_image_overrides,
 )
+from floe_testing.cluster.settings import parse_image_overrides
 from floe_testing.errors import ConfigError
 
 pytestmark = pytest.mark.unit

@@ -28,17 +28,14 @@ import pytest
 from pydantic import SecretStr
 
 import floe_testing
-from floe_testing import service_configs
 from floe_testing.cluster.kind_binary import download_verified
 from floe_testing.cluster.kubeconfig import restrict_permissions
 from floe_testing.cluster.port_forward import PortForward
 from floe_testing.errors import ConfigError, InfrastructureError
-from floe_testing.service_configs import (
-    MinIOConfig,
-    PolarisConfig,
-    PostgresConfig,
-    ServiceSettings,
-)
+from floe_testing.services.minio.config import MinIOConfig
+from floe_testing.services.polaris.config import PolarisConfig
+from floe_testing.services.postgres.config import PostgresConfig
+from floe_testing.services.settings import ServiceSettings
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("clean_service_env")]
 
@@ -349,7 +346,7 @@ def test_no_secret_in_any_output_when_settings_are_bad(
 def test_secret_never_passed_to_a_shown_local(closed_port: int) -> None:
     """Regression: ``connect`` once kept the password in a ``params`` dict that
     ``--fulltrace -l`` printed; the refusal message names the variables, not the value."""
-    from floe_testing.fixtures.postgres import connect
+    from floe_testing.services.postgres.helper import connect
 
     config = PostgresConfig(host="127.0.0.1", port=closed_port, password=PG_PASSWORD)
     with pytest.raises(InfrastructureError) as info:
@@ -365,9 +362,10 @@ SECRET_WORDS = ("password", "secret", "credential", "token")
 
 
 def _config_classes() -> list[type[ServiceSettings]]:
-    return [obj for obj in vars(service_configs).values()
-            if isinstance(obj, type) and issubclass(obj, ServiceSettings)
-            and obj is not ServiceSettings]
+    from floe_testing.services import builtin_services
+    from floe_testing.services.configs import config_class
+
+    return [config_class(service) for service in builtin_services()]
 
 
 @pytest.mark.requirement("001-FR-026")
@@ -384,16 +382,18 @@ def test_every_secret_field_is_secretstr() -> None:
 
 @pytest.mark.requirement("001-FR-026")
 def test_the_specs_name_exactly_the_configs_secret_fields() -> None:
-    """Env secrets are masked from the run's first line on by the names the service specs give
+    """Env secrets are masked from the run's first line on by the names the declarations give
     (no pydantic import on every run): they must be the configs' SecretStr fields."""
-    from floe_testing.service_spec import SERVICE_SPECS
+    from floe_testing.services import builtin_services
+    from floe_testing.services.configs import config_class
 
-    for spec in SERVICE_SPECS.values():
-        cls = spec.config_class
+    for service in builtin_services():
+        cls = config_class(service)
         secret = {name for name, info in cls.model_fields.items()
                   if info.annotation in (SecretStr, SecretStr | None)}
-        assert set(spec.secret_fields) == secret, spec.key
-        assert {cls.env_var(name) for name in secret} == set(spec.secret_env_vars), spec.key
+        assert set(service.secret_fields) == secret, service.name
+        assert {cls.env_var(name) for name in secret} == set(service.secret_env_vars), \
+            service.name
 
 
 @pytest.mark.requirement("001-FR-026")

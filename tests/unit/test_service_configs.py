@@ -9,14 +9,12 @@ import pytest
 from pydantic import SecretStr
 
 from floe_testing.errors import ConfigError
-from floe_testing.service_configs import (
-    DagsterConfig,
-    DuckDBConfig,
-    MinIOConfig,
-    PolarisConfig,
-    PostgresConfig,
-    ServiceSettings,
-)
+from floe_testing.services.dagster.config import DagsterConfig
+from floe_testing.services.duckdb.config import DuckDBConfig
+from floe_testing.services.minio.config import MinIOConfig
+from floe_testing.services.polaris.config import PolarisConfig
+from floe_testing.services.postgres.config import PostgresConfig
+from floe_testing.services.settings import ServiceSettings
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("clean_service_env")]
 

@@ -17,7 +17,6 @@ import pytest
 
 from floe_testing.cluster.apply import RUN_LABEL
 from floe_testing.errors import ConfigError
-from floe_testing.in_cluster import SHARD_ENV
 from floe_testing.in_cluster.code import code_archive, project_files, unpack
 from floe_testing.in_cluster.durations import RecordedDurations
 from floe_testing.in_cluster.exit_codes import worst
@@ -28,6 +27,7 @@ from floe_testing.in_cluster.replay import ReportReplay
 from floe_testing.in_cluster.settings import InClusterSettings, load_in_cluster_settings
 from floe_testing.in_cluster.shards import Shard
 from floe_testing.in_cluster.split import split
+from floe_testing.location import SHARD_ENV
 from floe_testing.redaction import SecretValues
 
 pytestmark = pytest.mark.unit

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import pykube
 import requests
 
+from floe_testing.cluster.kinds import pykube_class
 from floe_testing.cluster.manifests import ManifestDoc, ManifestError, with_image_overrides
 from floe_testing.run_identity import current_owner
 
@@ -62,9 +63,7 @@ def run_labels() -> dict[str, str]:
 def object_class(api: pykube.HTTPClient, doc: ManifestDoc) -> type[pykube.objects.APIObject]:
     """The pykube class for the document's kind; unknown kinds name the file and document."""
     try:
-        cls: type[pykube.objects.APIObject] = pykube.object_factory(
-            api, doc.obj["apiVersion"], doc.kind
-        )
+        cls = pykube_class(api, doc.obj["apiVersion"], doc.kind)
     except ValueError:
         raise ManifestError(
             f"{doc.where()}: the API server does not serve kind {doc.kind!r} in "
@@ -117,7 +116,7 @@ def apply_document(
 
 def _await_deletion(obj: pykube.objects.APIObject, doc: ManifestDoc) -> None:
     """Wait until an object being deleted is gone, so it can be created afresh."""
-    from floe_testing.polling import NotReady, PollingConfig, wait_for_condition
+    from floe_testing.waiting import NotReady, PollingConfig, wait_for_condition
 
     def gone() -> bool:
         if _current(obj) is not None:

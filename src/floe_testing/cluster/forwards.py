@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from floe_testing.cluster.port_forward import PortForward, PortForwardError
+from floe_testing.endpoint import Endpoint
 from floe_testing.errors import FloeTestingError
-from floe_testing.service_directory import FORWARD, Endpoint
 
 if TYPE_CHECKING:
     from floe_testing.cluster.progress import Progress
@@ -70,7 +70,8 @@ class Forwards:
         """The forward's address, once its kubectl forwards (a restart may be under way)."""
         local = self.by_key[key_of(requirement)].ensure_alive()
         return Endpoint("127.0.0.1", local,
-                        f"{FORWARD} of svc/{requirement.name} in {requirement.namespace}")
+                        f"port-forward of svc/{requirement.name} in {requirement.namespace}",
+                        "forward")
 
     def stop(self) -> None:
         """Stop every forward, in parallel (each waits for its kubectl to exit)."""

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from floe_testing.cluster.kubeconfig import ClusterAccess
     from floe_testing.cluster.progress import Progress
-    from floe_testing.cluster.release import ClusterRecord
+    from floe_testing.cluster.records import ClusterRecord
     from floe_testing.cluster.settings import ClusterSettings
 
 
@@ -43,7 +43,7 @@ class KindClusterOfRun:
 
     def record(self) -> ClusterRecord:
         """What releasing it needs (also from the xdist controller)."""
-        from floe_testing.cluster.release import ClusterRecord
+        from floe_testing.cluster.records import ClusterRecord
 
         assert self.cluster is not None
         return ClusterRecord("kind", str(self.cluster.kubeconfig_path),

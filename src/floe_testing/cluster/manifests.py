@@ -261,23 +261,6 @@ def with_dependencies(wanted: Iterable[str], comps: Mapping[str, Component]) -> 
     return result
 
 
-def parse_image_overrides(entries: Iterable[str], source: str) -> dict[str, str]:
-    """``FROM=TO`` entries into a mapping; a malformed entry names ``source``."""
-    mapping: dict[str, str] = {}
-    for raw in entries:
-        entry = raw.strip()
-        if not entry:
-            continue
-        old, sep, new = entry.partition("=")
-        if not sep or not old.strip() or not new.strip():
-            raise ConfigError(
-                f"{source}: image override {entry!r} is not of the form FROM=TO "
-                "(e.g. postgres:16.4=registry.local/postgres:16.4)"
-            )
-        mapping[old.strip()] = new.strip()
-    return mapping
-
-
 def rewrite_image(image: str, overrides: Mapping[str, str]) -> str:
     """Exact match first; else the longest key ending in '/' that prefixes the image."""
     if image in overrides:

@@ -18,7 +18,7 @@ from typing import Any
 import pykube
 
 from floe_testing.errors import InfrastructureError
-from floe_testing.polling import (
+from floe_testing.waiting import (
     ConditionFailed,
     NotReady,
     PollingConfig,

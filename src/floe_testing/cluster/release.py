@@ -1,68 +1,21 @@
-"""What a run must release at its end, and the one function that releases it.
-
-A :class:`ClusterRecord` says which cluster the run used (a kind cluster it may delete, or a
-reused one it never deletes); :class:`ObjectRef` names an object the run created on a reused
-cluster. Both are plain data so the pytest-xdist controller, which outlives every worker, can
-release what a worker started (see ``shared_run``).
-"""
+"""What a run must release at its end, and the one function that releases it: the kind
+cluster it created (unless kept), or the objects it created on a reused cluster (the
+``records`` say which), also from the pytest-xdist controller (see ``shared_run``)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 import pykube
 
+from floe_testing.cluster.kinds import pykube_class
 from floe_testing.cluster.kubeconfig import connect, connect_in_cluster
+from floe_testing.cluster.records import ClusterRecord, ObjectRef
 
 if TYPE_CHECKING:
     from floe_testing.cluster.progress import Progress
     from floe_testing.cluster.settings import ClusterSettings
-
-
-@dataclass(frozen=True)
-class ClusterRecord:
-    """The cluster a run uses: enough for another process to release it."""
-
-    mode: Literal["kind", "reuse"]
-    #: the kubeconfig in use (None: the pod's own cluster, in-cluster mode)
-    kubeconfig: str | None
-    #: where a reused cluster's kubeconfig was named (``KUBECONFIG``, ``--kubeconfig``)
-    source: str | None = None
-    kind_name: str | None = None
-    kind_path: str | None = None
-    kubectl_path: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> ClusterRecord:
-        return cls(**json.loads(text))
-
-
-@dataclass(frozen=True)
-class ObjectRef:
-    """Enough to find an object the run created again, from another process."""
-
-    api_version: str
-    kind: str
-    name: str
-    namespace: str = ""
-
-    @classmethod
-    def of(cls, obj: pykube.objects.APIObject) -> ObjectRef:
-        return cls(obj.version, obj.kind, obj.name, obj.obj["metadata"].get("namespace") or "")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> ObjectRef:
-        data: dict[str, Any] = json.loads(text)
-        return cls(**data)
 
 
 def release(settings: ClusterSettings, record: ClusterRecord | None,
@@ -96,7 +49,7 @@ def delete_created(api: pykube.HTTPClient, created: list[ObjectRef],
     with progress.step(f"delete {len(doomed)} objects created by this run "
                        f"(namespaces: {', '.join(sorted(namespaces)) or 'none'})"):
         for ref in doomed:
-            cls = pykube.object_factory(api, ref.api_version, ref.kind)
+            cls = pykube_class(api, ref.api_version, ref.kind)
             metadata = {"name": ref.name, **({"namespace": ref.namespace}
                                              if ref.namespace else {})}
             cls(api, {"metadata": metadata}).delete(propagation_policy="Background")

@@ -15,7 +15,6 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,12 +25,13 @@ from floe_testing.cluster.kind import KindClusterOfRun
 from floe_testing.cluster.kubeconfig import ClusterAccess, connect, connect_in_cluster
 from floe_testing.cluster.port_forward import PortForward
 from floe_testing.cluster.progress import Progress
-from floe_testing.cluster.release import ClusterRecord, manual_cleanup_hint, release
+from floe_testing.cluster.records import ClusterRecord
+from floe_testing.cluster.release import manual_cleanup_hint, release
 from floe_testing.cluster.settings import ClusterSettings
 from floe_testing.cluster.shared_run import SharedRun
 from floe_testing.cluster.stack import Stack
+from floe_testing.endpoint import Endpoint, dns_name
 from floe_testing.errors import FloeTestingError, InfrastructureError
-from floe_testing.service_directory import Endpoint, dns_name
 
 if TYPE_CHECKING:
     from floe_testing.service_requirement import ServiceRequirement
@@ -93,7 +93,7 @@ class ClusterSession:
         """kubectl, found when the cluster is first needed (once; a clear error if none). In a
         pod it is never needed: no forwards, and the API is pykube's."""
         if self._find_kubectl is not None and not self.settings.in_cluster:
-            self.settings = replace(self.settings, kubectl=self._find_kubectl())
+            self.settings = self.settings._replace(kubectl=self._find_kubectl())
             self.stack.settings = self.settings
             self._find_kubectl = None
 
@@ -175,7 +175,7 @@ class ClusterSession:
             if req not in self._provisioned:
                 self.provision(self.planned | {req} if not self._provisioned else {req})
         if self.settings.in_cluster:
-            return Endpoint(dns_name(service, namespace), port, "the Service's DNS name")
+            return Endpoint(dns_name(service, namespace), port, "the Service's DNS name", "dns")
         return self._forwards.endpoint(req)
 
     def serves(self, requirement: ServiceRequirement) -> bool:

@@ -5,40 +5,53 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 import pytest
 
-from floe_testing.cluster.kind_binary import KIND_NODE_IMAGE
-from floe_testing.cluster.manifests import parse_image_overrides
 from floe_testing.cluster.options import (
+    ARTIFACTS,
+    CLUSTER_NAME,
     DEFAULT_CLUSTER_NAME,
     DEFAULT_READY_TIMEOUT,
+    EXTRA_MANIFESTS,
+    IMAGE_OVERRIDES,
+    LOAD_IMAGES,
+    MANIFESTS,
     PYTEST_KIND_DEFAULT_NAME,
+    READY_TIMEOUT,
 )
 from floe_testing.errors import ConfigError
-from floe_testing.in_cluster import running_as_shard
-from floe_testing.service_directory import in_cluster_mode
+from floe_testing.location import in_cluster_mode, running_as_shard
+from floe_testing.option_values import (
+    Setting,
+    every_given,
+    first_given,
+    positive_number,
+    resolved,
+)
 from floe_testing.writable import cannot_create_under
 
 
-@dataclass(frozen=True)
-class ClusterSettings:
+class ClusterSettings(NamedTuple):  # a NamedTuple: made on every run, cheaper than a dataclass
     """Everything the cluster session needs to know, already validated."""
 
     cluster_name: str
     keep_cluster: bool
     kubeconfig: Path | None
     kubeconfig_source: str | None
-    kind_image: str
+    #: ``--kind-image`` (None: the node image pinned with kind, :attr:`kind_image`)
+    kind_image_option: str | None
     kind_bin: str | None
     kubectl: Path
     manifests_dir: Path
     manifests_source: str = "default"
     extra_manifests: tuple[Path, ...] = ()
     load_images: tuple[str, ...] = ()
-    image_overrides: dict[str, str] = field(default_factory=dict)
+    image_overrides: Mapping[str, str] = MappingProxyType({})
     ready_timeout: float = DEFAULT_READY_TIMEOUT
     #: where failure artifacts go (``--floe-artifacts``); None: nowhere
     artifacts_dir: Path | None = None
@@ -48,6 +61,13 @@ class ClusterSettings:
     #: deleted here
     stack_provided: bool = False
     state_dir: Path = Path(".pytest-kind")
+
+    @property
+    def kind_image(self) -> str:
+        """The node image a created kind cluster runs (``--kind-image``, else kind's pin)."""
+        from floe_testing.cluster.kind_binary import KIND_NODE_IMAGE
+
+        return self.kind_image_option or KIND_NODE_IMAGE
 
     @property
     def reuse(self) -> bool:
@@ -63,14 +83,21 @@ def _opt(config: pytest.Config, name: str) -> object:
         return None
 
 
-def _float(value: str, source: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(f"{source}: {value!r} is not a number of seconds") from None
-    if number <= 0:
-        raise ConfigError(f"{source}: {value!r} must be positive")
-    return number
+def parse_image_overrides(entries: Iterable[str], source: str) -> dict[str, str]:
+    """``FROM=TO`` entries into a mapping; a malformed entry names ``source``."""
+    mapping: dict[str, str] = {}
+    for raw in entries:
+        entry = raw.strip()
+        if not entry:
+            continue
+        old, sep, new = entry.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ConfigError(
+                f"{source}: image override {entry!r} is not of the form FROM=TO "
+                "(e.g. postgres:16.4=registry.local/postgres:16.4)"
+            )
+        mapping[old.strip()] = new.strip()
+    return mapping
 
 
 def _path(config: pytest.Config, value: object) -> Path:
@@ -108,11 +135,10 @@ _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 def _manifests_dir(config: pytest.Config, rootdir: Path) -> tuple[Path, str]:
     """The base manifests: named (option > ini > env), else the project's ``manifests/``, else
     the stack packaged with floe-testing. A named directory must exist."""
-    for value, source in ((_opt(config, "floe_manifests"), "--floe-manifests"),
-                          (config.getini("floe_manifests"), "ini floe_manifests"),
-                          (os.environ.get("FLOE_MANIFESTS"), "env FLOE_MANIFESTS")):
-        if value:
-            return _existing_dir(rootdir / str(value), source, "Manifests directory"), source
+    named = first_given(config, MANIFESTS)
+    if named is not None:
+        return (_existing_dir(rootdir / str(named.value), named.source, "Manifests directory"),
+                named.source)
     project = rootdir / "manifests"
     if project.is_dir():
         return project, "the project's manifests/"
@@ -129,40 +155,19 @@ def _existing_dir(path: Path, source: str, what: str) -> Path:
 
 
 def _artifacts_dir(config: pytest.Config, rootdir: Path) -> Path | None:
-    """Where failure artifacts go: named (option > ini > env), an output like
-    ``--junitxml``: relative to the directory pytest was started in (the ini's: to the
-    rootdir); it must be a directory that can be created or written to. None: none."""
-    base = config.invocation_params.dir
-    for value, source, relative_to in (
-            (_opt(config, "floe_artifacts"), "--floe-artifacts", base),
-            (config.getini("floe_artifacts"), "ini floe_artifacts", rootdir),
-            (os.environ.get("FLOE_ARTIFACTS"), "env FLOE_ARTIFACTS", base)):
-        if value:
-            path = relative_to / Path(str(value)).expanduser()
-            problem = (f"{path} is a file" if path.is_file() else
-                       cannot_create_under(path / "summary.txt"))
-            if problem is not None:
-                raise ConfigError(f"failure artifacts directory {path} (from {source}) cannot "
-                                  f"be written: {problem}. Name another directory.")
-            return path
-    return None
-
-
-def _listed(config: pytest.Config, option: str, name: str, env: str,
-            sep: str) -> list[tuple[str, str]]:
-    """Entries of a repeatable option, its ini key (one per line) and its env var (``sep``),
-    each with where it came from; all three add up."""
-    found = [(e, f"env {env}") for e in os.environ.get(env, "").split(sep) if e.strip()]
-    found += [(str(e), f"ini {name}") for e in config.getini(name) if str(e).strip()]
-    named = _opt(config, name)
-    found += [(str(e), option) for e in (named if isinstance(named, list) else [])
-              if str(e).strip()]
-    return [(e.strip(), source) for e, source in found]
-
-
-def _extra_manifests(config: pytest.Config) -> list[tuple[str, str]]:
-    return _listed(config, "--floe-extra-manifests", "floe_extra_manifests",
-                   "FLOE_EXTRA_MANIFESTS", os.pathsep)
+    """Where failure artifacts go (command line > ini > env), an output like ``--junitxml``:
+    relative to the directory pytest was started in (the ini's: to the rootdir); it must be
+    a directory that can be created or written to. None: no artifacts."""
+    given = first_given(config, ARTIFACTS)
+    if given is None:
+        return None
+    base = rootdir if given.source.startswith("ini") else config.invocation_params.dir
+    path = base / Path(str(given.value)).expanduser()
+    problem = f"{path} is a file" if path.is_file() else cannot_create_under(path / "summary.txt")
+    if problem is not None:
+        raise ConfigError(f"failure artifacts directory {path} (from {given.source}) cannot be "
+                          f"written: {problem}. Name another directory.")
+    return path
 
 
 def _load_image(rootdir: Path, entry: str, source: str) -> str:
@@ -195,36 +200,24 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
                                            config.invocation_params.dir)
         source = "KUBECONFIG"
 
-    name = _opt(config, "cluster_name")
-    if not name or name == PYTEST_KIND_DEFAULT_NAME:
-        name = (config.getini("floe_cluster_name") or os.environ.get("FLOE_CLUSTER_NAME")
-                or DEFAULT_CLUSTER_NAME)
+    named = first_given(config, CLUSTER_NAME)
+    if named is not None and named.value == PYTEST_KIND_DEFAULT_NAME:  # pytest-kind's default
+        named = first_given(config, Setting(ini=CLUSTER_NAME.ini, env=CLUSTER_NAME.env))
+    name = str(named.value) if named is not None else DEFAULT_CLUSTER_NAME
 
     manifests_dir, manifests_source = _manifests_dir(config, rootdir)
-    extra_manifests = tuple(_existing_dir(rootdir / path, source, "extra manifests directory")
-                            for path, source in _extra_manifests(config))
-    listed_images = _listed(config, "--floe-load-image", "floe_load_images", "FLOE_LOAD_IMAGES",
-                            ",")
-    load_images = tuple(_load_image(rootdir, entry, source) for entry, source in listed_images)
-
-    overrides = parse_image_overrides(
-        os.environ.get("FLOE_IMAGE_OVERRIDES", "").replace(",", " ").split(),
-        "env FLOE_IMAGE_OVERRIDES")
-    overrides.update(parse_image_overrides(config.getini("floe_image_overrides"),
-                                           "ini floe_image_overrides"))
-    overrides.update(parse_image_overrides(
-        [str(v) for v in config.getoption("floe_image_overrides") or []],
-        "--floe-image-override"))
-
-    timeout_cli = _opt(config, "floe_ready_timeout")
-    if timeout_cli is not None:
-        ready_timeout = _float(str(timeout_cli), "--floe-ready-timeout")
-    elif config.getini("floe_ready_timeout"):
-        ready_timeout = _float(str(config.getini("floe_ready_timeout")), "ini floe_ready_timeout")
-    elif os.environ.get("FLOE_READY_TIMEOUT"):
-        ready_timeout = _float(os.environ["FLOE_READY_TIMEOUT"], "env FLOE_READY_TIMEOUT")
-    else:
-        ready_timeout = DEFAULT_READY_TIMEOUT
+    extra_manifests = tuple(
+        _existing_dir(rootdir / str(g.value), g.source, "extra manifests directory")
+        for g in every_given(config, EXTRA_MANIFESTS))
+    load_images = tuple(_load_image(rootdir, str(g.value), g.source)
+                        for g in every_given(config, LOAD_IMAGES, ","))
+    overrides: dict[str, str] = {}
+    for given in every_given(config, IMAGE_OVERRIDES, ","):  # env, ini, command line: last wins
+        entries = str(given.value).split() if given.source.startswith("env") else [
+            str(given.value)]
+        overrides.update(parse_image_overrides(entries, given.source))
+    ready_timeout = resolved(config, READY_TIMEOUT, positive_number("a number of seconds"),
+                             DEFAULT_READY_TIMEOUT)
 
     if not _CLUSTER_NAME.match(str(name)):
         raise ConfigError(f"cluster name {name!r} is not a DNS-1123 label (lowercase letters, "
@@ -244,7 +237,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         keep_cluster=bool(_opt(config, "keep_cluster")),
         kubeconfig=kubeconfig,
         kubeconfig_source=source,
-        kind_image=str(_opt(config, "kind_image") or KIND_NODE_IMAGE),
+        kind_image_option=str(_opt(config, "kind_image") or "") or None,
         kind_bin=str(_path(config, kind_bin)) if kind_bin else None,
         kubectl=find_kubectl(config) if resolve_kubectl else Path("kubectl"),
         manifests_dir=manifests_dir,

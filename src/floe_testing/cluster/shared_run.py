@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
-from floe_testing.cluster.release import ClusterRecord, ObjectRef, release
+from floe_testing.cluster.records import ClusterRecord, ObjectRef
+from floe_testing.cluster.release import release
 
 if TYPE_CHECKING:
     from floe_testing.cluster.progress import Progress

@@ -22,7 +22,7 @@ from floe_testing.cluster.manifests import (
     with_dependencies,
 )
 from floe_testing.cluster.readiness import Workload, wait_ready
-from floe_testing.cluster.release import ObjectRef
+from floe_testing.cluster.records import ObjectRef
 
 if TYPE_CHECKING:
     import pykube

@@ -116,7 +116,7 @@ def _decode(payload: str) -> Decoded:
 
 class ShardReportSender:
     """In a shard pod: every test and collection report, framed, on stdout (registered by
-    the plugin when :func:`~floe_testing.in_cluster.running_as_shard`). Reports are made
+    the plugin when :func:`~floe_testing.location.running_as_shard`). Reports are made
     outside pytest's output capture, so the frames reach the pod's log; each starts on a
     line of its own, whatever a test left unterminated (``-s``)."""
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from floe_testing.cluster.apply import MANAGED_BY_LABEL
-from floe_testing.in_cluster import SHARD_ENV
 from floe_testing.in_cluster.frames import NONCE_ENV
+from floe_testing.location import SHARD_ENV
 
 SHARD_LABEL = "floe-testing.dev/shard"
 #: the in-cluster run an object belongs to (only the objects this module builds carry it)

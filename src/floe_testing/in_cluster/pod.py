@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from floe_testing.in_cluster import SHARD_ENV
 from floe_testing.in_cluster.code import unpack
 from floe_testing.in_cluster.objects import (
     ARGS_ENV,
@@ -31,6 +30,7 @@ from floe_testing.in_cluster.objects import (
     WORK_DIR,
     ids_key,
 )
+from floe_testing.location import SHARD_ENV
 
 
 def pytest_argv(index: int, rootdir: str) -> list[str]:

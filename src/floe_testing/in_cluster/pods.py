@@ -22,7 +22,7 @@ import requests
 from floe_testing.cluster.readiness import diagnose, fatal_waiting_reason
 from floe_testing.in_cluster.objects import CONTAINER
 from floe_testing.in_cluster.shards import Shard
-from floe_testing.polling import (
+from floe_testing.waiting import (
     ConditionFailed,
     PollingConfig,
     PollingTimeoutError,

@@ -23,8 +23,10 @@ import pykube
 import pytest
 
 from floe_testing.cluster.interrupts import finishing_before_interrupts
+from floe_testing.cluster.kinds import of_object
 from floe_testing.cluster.progress import Progress
 from floe_testing.cluster.run import PLANNED, cluster_session
+from floe_testing.endpoint import DEFAULT_K8S_NAMESPACE
 from floe_testing.errors import ConfigError, FloeTestingError
 from floe_testing.in_cluster.code import code_archive, project_files
 from floe_testing.in_cluster.durations import RecordedDurations
@@ -38,19 +40,14 @@ from floe_testing.in_cluster.shards import Shard
 from floe_testing.in_cluster.split import split
 from floe_testing.in_cluster.sweep import collect_dead_runs
 from floe_testing.planning import needed_services
-from floe_testing.polling import PollingConfig, PollingTimeoutError, wait_for_condition
 from floe_testing.redaction import SECRET_VALUES
 from floe_testing.run_identity import RUN_ID, current_owner
-from floe_testing.service_directory import spec_of
-from floe_testing.service_spec import DEFAULT_K8S_NAMESPACE
+from floe_testing.services.registry import SERVICES
+from floe_testing.waiting import PollingConfig, PollingTimeoutError, wait_for_condition
 
 if TYPE_CHECKING:
     from floe_testing.cluster.session import ClusterSession
 
-_CLASSES: dict[str, type[pykube.objects.APIObject]] = {
-    "Namespace": pykube.Namespace, "ServiceAccount": pykube.ServiceAccount,
-    "Role": pykube.Role, "RoleBinding": pykube.RoleBinding, "ConfigMap": pykube.ConfigMap,
-    "Job": pykube.Job}
 #: a pod's progress letters: not repeated, the outer terminal shows each test as it reports
 _PROGRESS = re.compile(r"[.FEsxXpP]*\s*(\[\s*\d+%\])?")
 _GONE_TIMEOUT = 120.0
@@ -95,12 +92,16 @@ class InClusterRun:
         self.cluster.provision(planned, expose=False)
         api = self.cluster.api
         secret_names = set()
+        registry = self.config.stash[SERVICES]
         for requirement in planned:
-            spec = spec_of(requirement.name, requirement.port)
-            if spec is not None and spec.secret_name:
-                secret_names.add(spec.secret_name)
+            declaration = registry.serving(requirement.name, requirement.port,
+                                           requirement.namespace)
+            if declaration is not None and declaration.secret:
+                secret_names.add(declaration.secret)
                 # known here too, so a pod's line that prints one is masked
-                self.cluster.secret_data(spec.secret_name, spec.k8s_namespace)
+                data = self.cluster.secret_data(declaration.secret, declaration.namespace)
+                self.secrets.add(*(data[k] for k in declaration.credentials.values()
+                                   if k in data))
         durations = self.durations.of(self.items)
         groups = split(list(self.items), self.settings.shards, durations)
         self.progress.line(
@@ -174,7 +175,7 @@ class InClusterRun:
         return args
 
     def _create(self, obj: dict[str, Any]) -> None:
-        _CLASSES[obj["kind"]](self.cluster.api, obj).create()
+        of_object(self.cluster.api, obj).create()
         self.created.append(obj)
 
     def _diagnosis(self, item: pytest.Item, phase: str) -> list[tuple[str, str]]:
@@ -182,7 +183,8 @@ class InClusterRun:
         failure artifacts (``--floe-artifacts``)."""
         from floe_testing.cluster.run import failed_test_sections
 
-        return failed_test_sections(self.config, item.nodeid, phase, needed_services([item]))
+        return failed_test_sections(self.config, item.nodeid, phase,
+                                    needed_services([item], self.config.stash[SERVICES]))
 
     # -- following the pods ------------------------------------------------------------
 
@@ -252,7 +254,7 @@ class InClusterRun:
         namespace = self.objects.namespace
         with self.progress.step(f"in-cluster: delete the run's {len(self.created)} objects"):
             for obj in reversed(self.created):
-                _CLASSES[obj["kind"]](api, obj).delete(propagation_policy="Background")
+                of_object(api, obj).delete(propagation_policy="Background")
             self.created = []
 
             def pods() -> list[pykube.Pod]:

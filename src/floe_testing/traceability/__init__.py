@@ -51,7 +51,7 @@ def configure(config: pytest.Config) -> None:
         f"{MARKER_NAME}(*ids): the requirement IDs (e.g. 001-FR-020) this test proves; "
         "validated at collection against ini requirement_id_pattern",
     )
-    from floe_testing.in_cluster import running_as_shard
+    from floe_testing.location import running_as_shard
 
     if running_as_shard():  # the outer run collected, checked the markers, and reports
         return

@@ -18,19 +18,27 @@ Data flow, serial and under pytest-xdist alike:
    once, and applies the gates. A failed gate sets ``session.exitstatus`` to
    ``pytest.ExitCode.TESTS_FAILED`` (1) when the run would otherwise have exited 0 or 5 (no
    tests collected); a run that already failed keeps its own exit status.
-5. ``pytest_terminal_summary`` prints the outcome.
+5. ``pytest_terminal_summary`` prints the outcome (``summary``).
+
+What collection finds and checks is ``collection``'s; this plugin holds the run's state and
+hands each hook's work over.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Generator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from floe_testing.traceability.collection import (
+    INVALID_MARKERS,
+    CollectedData,
+    in_scope,
+    invalid_marker_report,
+    relative,
+    scan_for_sleep,
+)
 from floe_testing.traceability.ids import (
     MARKER_NAME,
     InvalidPatternError,
@@ -48,61 +56,6 @@ if TYPE_CHECKING:
 PLUGIN_NAME = "floe-traceability"
 WORKEROUTPUT_KEY = "floe_testing_traceability"
 _OUTCOME_RANK = {"passed": 1, "skipped": 2, "failed": 3}
-_SHORT_LIST = 10
-
-
-@dataclass
-class CollectedData:
-    """What collection found; JSON-serialisable so xdist workers can ship it to the controller."""
-
-    claims: dict[str, list[str]] = field(default_factory=dict)
-    unmarked: set[str] = field(default_factory=set)
-    sleep_violations: set[str] = field(default_factory=set)
-    collected: set[str] = field(default_factory=set)
-
-    def to_json(self) -> str:
-        """Serialise (sorted, so the payload is deterministic)."""
-        return json.dumps(
-            {
-                "claims": {k: self.claims[k] for k in sorted(self.claims)},
-                "unmarked": sorted(self.unmarked),
-                "sleep_violations": sorted(self.sleep_violations),
-                "collected": sorted(self.collected),
-            }
-        )
-
-    def merge_json(self, payload: str) -> None:
-        """Union a worker's payload into this one."""
-        data: dict[str, Any] = json.loads(payload)
-        for node_id, ids in data.get("claims", {}).items():
-            merged = self.claims.setdefault(str(node_id), [])
-            merged.extend(str(i) for i in ids if i not in merged)
-        self.unmarked.update(str(n) for n in data.get("unmarked", []))
-        self.sleep_violations.update(str(s) for s in data.get("sleep_violations", []))
-        self.collected.update(str(n) for n in data.get("collected", []))
-
-
-def _in_scope(item: pytest.Item, scopes: list[Scope]) -> bool:
-    """:func:`.scopes.in_scope`, imported only by runs that require markers."""
-    from floe_testing.traceability.scopes import in_scope
-
-    return in_scope(item, scopes)
-
-
-def _display_name(item: pytest.Item) -> str:
-    """The test's node ID without parametrisation, so one bad marker is reported once."""
-    original = getattr(item, "originalname", None)
-    if isinstance(original, str) and original != item.name and item.parent is not None:
-        return f"{item.parent.nodeid}::{original}"
-    return item.nodeid
-
-
-def _relative(path: Path, root: Path) -> str:
-    """``path`` relative to the rootdir when inside it (stable across machines), else absolute."""
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 class TraceabilityPlugin:
@@ -156,31 +109,11 @@ class TraceabilityPlugin:
     def pytest_make_collect_report(
         self, collector: pytest.Collector
     ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
-        """Turn a collector whose items have malformed requirement markers into an error.
-
-        Doing it on the collector's report (rather than raising ``UsageError``) keeps the error
-        one screen long, lists every offending test of the module at once, and travels through
-        xdist like any other collection error.
-        """
+        """A collector whose items have malformed requirement markers becomes an error (on
+        its report rather than a ``UsageError``: one screen, every offending test of the
+        module, through xdist like any other collection error)."""
         report = yield
-        if report.passed and report.result:
-            lines: list[str] = []
-            for node in report.result:
-                if not isinstance(node, pytest.Item):
-                    continue
-                _, problems = self.item_requirements(node)
-                for problem in problems:
-                    line = f"  {_display_name(node)}: {problem.message}"
-                    if line not in lines:
-                        lines.append(line)
-                if problems:
-                    self._flagged.add(node.nodeid)
-            if lines:
-                report.outcome = "failed"
-                report.longrepr = "\n".join(
-                    ["invalid @pytest.mark.requirement (floe-testing traceability):", *lines]
-                )
-                report.result = []
+        invalid_marker_report(report, self.item_requirements, self._flagged)
         return report
 
     # -- collection ---------------------------------------------------------------------------
@@ -195,44 +128,17 @@ class TraceabilityPlugin:
                 late.extend(f"  {item.nodeid}: {p.message}" for p in problems)
             if ids:
                 self.data.claims[item.nodeid] = ids
-            elif self.settings.require_markers and _in_scope(item, self.scopes):
+            elif self.settings.require_markers and in_scope(item, self.scopes):
                 self.data.unmarked.add(item.nodeid)
         if late:
             # Markers added after collection (e.g. by another plugin's modifyitems) escape the
             # collector check above; they still must not pass silently.
-            raise pytest.UsageError(
-                "\n".join(["invalid @pytest.mark.requirement (floe-testing traceability):", *late])
-            )
+            raise pytest.UsageError("\n".join([INVALID_MARKERS, *late]))
         if self.settings.forbid_sleep:
-            self.data.sleep_violations.update(self._scan_for_sleep(session.items))
+            self.data.sleep_violations.update(scan_for_sleep(session.items, self.config.rootpath))
         if self.is_worker:
             workeroutput: dict[str, Any] = getattr(self.config, "workeroutput")  # noqa: B009
             workeroutput[WORKEROUTPUT_KEY] = self.data.to_json()
-
-    def _scan_for_sleep(self, items: list[pytest.Item]) -> set[str]:
-        """Scan the collected ``.py`` files and the ``conftest.py`` files above them."""
-        from floe_testing.traceability.sleep_check import find_sleep_calls
-
-        root = self.config.rootpath
-        files: set[Path] = set()
-        for item in items:
-            path = Path(item.path)
-            if path.suffix != ".py":
-                continue
-            files.add(path)
-            directory = path.parent
-            while True:
-                conftest = directory / "conftest.py"
-                if conftest.is_file():
-                    files.add(conftest)
-                if directory == root or root not in directory.parents:
-                    break
-                directory = directory.parent
-        found: set[str] = set()
-        for file in sorted(files):
-            for finding in find_sleep_calls(file, _relative(file, root)):
-                found.add(finding.format())
-        return found
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
@@ -273,7 +179,7 @@ class TraceabilityPlugin:
             claims=self.data.claims,
             spec_ids=self.spec.requirement_ids if self.spec else None,
             spec_files=spec_files,
-            spec_files_display=[_relative(f.resolve(), root) for f in spec_files],
+            spec_files_display=[relative(f.resolve(), root) for f in spec_files],
             outcomes=self.outcomes if tests_ran else None,
             id_pattern=self.settings.id_pattern,
             spec_id_override=self.settings.spec_id,
@@ -314,86 +220,9 @@ class TraceabilityPlugin:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        """Requirements covered / total and what is missing; one line if nothing was asked."""
-        report = self.report
-        if self.is_worker or report is None:
+        if self.is_worker or self.report is None:
             return
-        tr = terminalreporter
-        verbose = self.config.get_verbosity() > 0
-        if not self.settings.any_requested:
-            tr.write_sep("-", "requirement traceability")
-            tr.write_line(
-                f"{len(report.coverage_map)} requirement(s) claimed by "
-                f"{len(self.data.claims)} test(s); --traceability-spec measures coverage, "
-                "--traceability-report saves it"
-            )
-            return
-        tr.write_sep("-", "requirement traceability")
-        coverage_asked = (
-            self.spec is not None
-            or self.settings.report_path is not None
-            or self.settings.threshold is not None
-        )
-        if self.spec is not None:
-            tr.write_line(
-                f"spec {report.spec_id} ({', '.join(report.spec_files)}): "
-                f"{report.covered_requirements}/{report.total_requirements} requirements "
-                f"covered ({report.coverage_percentage:.2f}%)"
-            )
-        elif coverage_asked or report.coverage_map:
-            tr.write_line(
-                f"spec {report.spec_id}: {report.covered_requirements} requirement(s) claimed "
-                "by tests (no --traceability-spec: coverage is measured against claimed IDs)"
-            )
-        if report.tests_ran and report.covered_requirements:
-            tr.write_line(f"green: {len(report.green)} ({report.green_percentage:.2f}%)")
-            if report.failing:
-                tr.write_line(
-                    f"failing ({len(report.failing)}): {', '.join(report.failing)}", red=True
-                )
-        full = verbose or report.threshold_met is False
-        self._write_list(tr, "uncovered", report.uncovered, full, red=report.threshold_met is False)
-        self._write_list(tr, "unknown (claimed, not in the spec)", report.unknown, full, red=False)
-        if report.threshold is not None:
-            if report.threshold_met:
-                tr.write_line(f"threshold {report.threshold:g}% met", green=True)
-            else:
-                tr.write_line(
-                    f"FAILED: requirement coverage {report.coverage_percentage:.2f}% is below "
-                    f"the threshold {report.threshold:g}%",
-                    red=True,
-                    bold=True,
-                )
-        if report.unmarked_tests:
-            tr.write_line(
-                f"FAILED: {len(report.unmarked_tests)} test(s) lack @pytest.mark.requirement "
-                "(--require-requirement-markers):",
-                red=True,
-                bold=True,
-            )
-            for node_id in report.unmarked_tests:
-                tr.write_line(f"  {node_id}")
-        if report.sleep_violations:
-            tr.write_line(
-                "FAILED: time.sleep is forbidden (--forbid-sleep); poll for the condition "
-                "instead (floe_testing wait_for_condition):",
-                red=True,
-                bold=True,
-            )
-            for finding in report.sleep_violations:
-                tr.write_line(f"  {finding}")
-        if self.write_error is not None:
-            tr.write_line(f"FAILED: {self.write_error}", red=True, bold=True)
-        elif self.settings.report_path is not None:
-            tr.write_line(f"report written to {self.settings.report_path}")
+        from floe_testing.traceability.summary import write_summary
 
-    @staticmethod
-    def _write_list(
-        tr: pytest.TerminalReporter, title: str, values: list[str], full: bool, *, red: bool
-    ) -> None:
-        """One line per list; long lists are cut unless they explain a failure or -v is given."""
-        if not values:
-            return
-        shown = values if full else values[:_SHORT_LIST]
-        more = "" if len(shown) == len(values) else f", ... (+{len(values) - len(shown)}, -v)"
-        tr.write_line(f"{title} ({len(values)}): {', '.join(shown)}{more}", red=red)
+        write_summary(terminalreporter, self.report, self.settings, self.spec, self.data.claims,
+                      verbose=self.config.get_verbosity() > 0, write_error=self.write_error)

@@ -21,11 +21,12 @@ Command line                           ini (same meaning)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
+from floe_testing.option_values import Setting, every_given, first_given
 from floe_testing.traceability.ids import DEFAULT_ID_PATTERN
 
 GROUP = "floe-testing traceability"
@@ -118,8 +119,7 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
-@dataclass(frozen=True)
-class TraceabilitySettings:
+class TraceabilitySettings(NamedTuple):  # made on every run: cheaper than a dataclass
     """The traceability options of one run, validated and with paths resolved."""
 
     id_pattern: str = DEFAULT_ID_PATTERN
@@ -128,7 +128,7 @@ class TraceabilitySettings:
     spec_id: str | None = None
     threshold: float | None = None
     require_markers: bool = False
-    require_markers_scopes: tuple[str, ...] = field(default_factory=tuple)
+    require_markers_scopes: tuple[str, ...] = ()
     forbid_sleep: bool = False
 
     @property
@@ -171,44 +171,34 @@ def check_writable(path: Path, source: str) -> None:
                                 "another path")
 
 
+REPORT = Setting("--traceability-report")
+SPEC = Setting("--traceability-spec", "traceability_spec")
+THRESHOLD = Setting("--traceability-threshold", "traceability_threshold")
+REQUIRE_MARKERS = Setting("--require-requirement-markers", "require_requirement_markers")
+REQUIRE_MARKERS_FOR = Setting("--require-requirement-markers-for",
+                              "require_requirement_markers_for")
+FORBID_SLEEP = Setting("--forbid-sleep", "forbid_sleep")
+
+
 def read_settings(config: pytest.Config) -> TraceabilitySettings:
     """Combine command line and ini into :class:`TraceabilitySettings` (or raise
-    ``pytest.UsageError``)."""
+    ``pytest.UsageError``), with the one precedence (:mod:`floe_testing.option_values`)."""
     base = config.invocation_params.dir
 
-    report_opt: str | None = config.getoption("traceability_report")
-    report_path = (base / report_opt) if report_opt else None
+    report = first_given(config, REPORT)
+    report_path = base / str(report.value) if report is not None else None
     if report_path is not None:
-        check_writable(report_path, "--traceability-report")
-
-    spec_opt: list[str] | None = config.getoption("traceability_spec")
-    if spec_opt:
-        spec_paths = tuple(base / p for p in spec_opt)
-    else:
-        spec_paths = tuple(Path(p) for p in config.getini("traceability_spec"))
-
-    threshold: float | None = None
-    threshold_opt: str | None = config.getoption("traceability_threshold")
-    if threshold_opt is not None:
-        threshold = parse_threshold(threshold_opt, "--traceability-threshold")
-    else:
-        threshold_ini = str(config.getini("traceability_threshold")).strip()
-        if threshold_ini:
-            threshold = parse_threshold(threshold_ini, "ini option traceability_threshold")
-
-    scopes_opt: list[str] | None = config.getoption("require_requirement_markers_for")
-    scopes = (
-        tuple(scopes_opt)
-        if scopes_opt
-        else tuple(str(s) for s in config.getini("require_requirement_markers_for"))
-    )
-    require_opt: bool | None = config.getoption("require_requirement_markers")
-    require = bool(require_opt) or bool(config.getini("require_requirement_markers"))
-    require = require or bool(scopes)
-
-    forbid_opt: bool | None = config.getoption("forbid_sleep")
-    forbid = bool(forbid_opt) or bool(config.getini("forbid_sleep"))
-
+        check_writable(report_path, REPORT.option)
+    # the command line's paths are relative to where pytest runs; the ini's are resolved
+    spec_paths = tuple(base / str(g.value) if g.source == SPEC.option else Path(g.value)
+                       for g in every_given(config, SPEC, replace=True))
+    threshold_given = first_given(config, THRESHOLD)
+    threshold = (parse_threshold(str(threshold_given.value),
+                                 threshold_given.source.replace("ini ", "ini option "))
+                 if threshold_given is not None else None)
+    scopes = tuple(str(g.value) for g in every_given(config, REQUIRE_MARKERS_FOR, replace=True))
+    require = first_given(config, REQUIRE_MARKERS) is not None or bool(scopes)
+    forbid = first_given(config, FORBID_SLEEP) is not None
     spec_id = str(config.getini("traceability_spec_id")).strip() or None
     pattern = str(config.getini("requirement_id_pattern")).strip() or DEFAULT_ID_PATTERN
 

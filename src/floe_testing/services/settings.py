@@ -1,4 +1,6 @@
-"""Connection settings for each service, loaded from floe's environment variables.
+"""The base of every service config: pydantic settings loaded from env, errors that name the
+field and its env variable, secrets as ``SecretStr`` from the first line on; the generic
+config of a declared service's address; the clients' timeouts.
 
 Precedence, highest first (the same for every service):
 
@@ -6,7 +8,9 @@ Precedence, highest first (the same for every service):
 2. environment variables (``POSTGRES_HOST``, ``MINIO_ENDPOINT``, ...);
 3. values discovered from the cluster (forwarded address, credentials from the manifests'
    Secrets), passed through :meth:`ServiceSettings.resolve`;
-4. the data model's defaults.
+4. the declaration's defaults.
+
+Imported on first use (pydantic is heavy): never by a run without services.
 """
 
 from __future__ import annotations
@@ -14,26 +18,24 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 from pydantic import (
     AnyHttpUrl,
     Field,
+    PrivateAttr,
     SecretStr,
     TypeAdapter,
     ValidationError,
-    ValidationInfo,
-    field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from floe_testing.endpoint import Endpoint
 from floe_testing.errors import ConfigError
-from floe_testing.service_spec import DAGSTER, MINIO, POLARIS, POSTGRES
 
 _URL = TypeAdapter(AnyHttpUrl)
 
 
-def _valid_url(value: str) -> str:
+def valid_url(value: str) -> str:
     _URL.validate_python(value)
     return value
 
@@ -42,6 +44,7 @@ class ServiceSettings(BaseSettings):
     """Base for service configs: env loading plus errors that name the field and env var."""
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=False)
+    _reached: Endpoint | None = PrivateAttr(default=None)
 
     def __init__(self, **values: Any) -> None:
         # secrets as SecretStr from the first line on: no frame below (pydantic's included)
@@ -58,6 +61,23 @@ class ServiceSettings(BaseSettings):
         """The environment variable that sets ``field``."""
         prefix = cls.model_config.get("env_prefix", "")
         return f"{prefix}{field}".upper()
+
+    @property
+    def reached(self) -> Endpoint | None:
+        """The endpoint this config's address was obtained from (a forward, the Service's DNS
+        name, env), or None for a config built by hand."""
+        return self._reached
+
+    def reached_through(self, endpoint: Endpoint) -> Self:
+        """This config, remembering where its address came from (set by the directory)."""
+        self._reached = endpoint
+        return self
+
+    def address_source(self) -> str:
+        """Where the address came from, for messages that say what to check."""
+        if self._reached is not None:
+            return self._reached.via.removeprefix("from ")
+        return f"the {type(self).__name__} passed in"
 
     @classmethod
     def resolve(cls, discovered: Mapping[str, Any] | None = None) -> Self:
@@ -104,88 +124,20 @@ def _describe(cls: type[ServiceSettings], exc: ValidationError, explicit: set[st
     return "\n".join(lines)
 
 
-class PostgresConfig(ServiceSettings):
-    """PostgreSQL server the ``postgres_connection`` fixture creates test databases on."""
+class EndpointConfig(ServiceSettings):
+    """A declared service's address (``host``, ``port``, ``url``); a service declared with
+    credentials gets a subclass with a ``SecretStr`` field per credential
+    (:func:`~floe_testing.services.configs.config_class`)."""
 
-    model_config = SettingsConfigDict(env_prefix=POSTGRES.env_prefix)
-
-    host: str = Field(default=POSTGRES.dns_name, min_length=1)
-    port: int = Field(default=POSTGRES.port, ge=1, le=65535)
-    database: str = Field(default="test", min_length=1)
-    user: str = Field(default="test", min_length=1)
-    password: SecretStr = Field(min_length=1)
-
-
-class MinIOConfig(ServiceSettings):
-    """S3 endpoint (MinIO in the stack) for the ``minio_client`` fixture."""
-
-    model_config = SettingsConfigDict(env_prefix=MINIO.env_prefix)
-
-    endpoint: str = Field(default=f"http://{MINIO.dns_name}:{MINIO.port}")
-    access_key: str = Field(default="minioadmin", min_length=1)
-    secret_key: SecretStr = Field(min_length=1)
-    secure: bool = Field(default=False)
-    region: str = Field(default="us-east-1", min_length=1)
-
-    _check_endpoint = field_validator("endpoint")(_valid_url)
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+    scheme: str = Field(default="http", min_length=1)
+    path: str = Field(default="")
 
     @property
-    def netloc(self) -> str:
-        """``host:port`` as the minio client wants it (it takes no scheme)."""
-        parts = urlsplit(self.endpoint)
-        return parts.netloc
-
-    @property
-    def use_tls(self) -> bool:
-        """TLS when asked for explicitly or implied by an https endpoint."""
-        return self.secure or urlsplit(self.endpoint).scheme == "https"
-
-
-class PolarisConfig(ServiceSettings):
-    """Iceberg REST catalog (Polaris in the stack) for the ``polaris_catalog`` fixture."""
-
-    model_config = SettingsConfigDict(env_prefix=POLARIS.env_prefix)
-
-    uri: str = Field(default=f"http://{POLARIS.dns_name}:{POLARIS.port}/api/catalog")
-    warehouse: str = Field(default="test_warehouse", min_length=1)
-    credential: SecretStr | None = Field(default=None, description="client_id:client_secret")
-    scope: str = Field(default="PRINCIPAL_ROLE:ALL", min_length=1)
-    s3_endpoint: str | None = Field(
-        default=None,
-        description="S3 endpoint this process uses for table data (the catalog's own endpoint "
-                    "may be cluster-internal); set from the MinIO forward in cluster mode",
-    )
-
-    _check_uri = field_validator("uri")(_valid_url)
-
-
-class DuckDBConfig(ServiceSettings):
-    """Where the ``duckdb_connection`` fixture opens its database."""
-
-    model_config = SettingsConfigDict(env_prefix="DUCKDB_")
-
-    database: str = Field(default=":memory:", min_length=1)
-    read_only: bool = Field(default=False)
-
-    @field_validator("read_only")
-    @classmethod
-    def _read_only_needs_file(cls, value: bool, info: ValidationInfo) -> bool:
-        # A field (not model) validator, so the error names read_only and DUCKDB_READ_ONLY.
-        if value and info.data.get("database") == ":memory:":
-            raise ValueError(
-                "read_only=True needs a database file: an in-memory database cannot be "
-                "opened read-only (set DUCKDB_DATABASE to a path)"
-            )
-        return value
-
-
-class DagsterConfig(ServiceSettings):
-    """Dagster webserver the ``dagster_client`` fixture talks GraphQL to."""
-
-    model_config = SettingsConfigDict(env_prefix=DAGSTER.env_prefix)
-
-    host: str = Field(default=DAGSTER.dns_name, min_length=1)
-    port: int = Field(default=DAGSTER.port, ge=1, le=65535)
+    def url(self) -> str:
+        """``scheme://host:port/path``."""
+        return f"{self.scheme}://{self.host}:{self.port}{self.path}"
 
 
 class ClientTimeouts(ServiceSettings):
