@@ -84,20 +84,22 @@ OVERRIDE_AS_DICT = """
 def test_a_config_override_returning_a_dict_has_its_secrets_masked(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The dict is shown as the fixtures' argument in the default traceback: its password is
-    masked (the user's own variable, unknown to the run until the fixture returns it)."""
+    """The dict is shown with default flags: as the fixture's value among a failing test's
+    arguments and in its message. Its password (the user's own variable, unknown to the run
+    until the fixture returns it) is masked."""
     monkeypatch.setenv("MY_DB_PASSWORD", SECRET)
     pytester.makeconftest(textwrap.dedent(OVERRIDE_AS_DICT))
     pytester.makepyfile(test_dict="""
-        def test_pg(postgres_connection):
-            raise AssertionError("must not be reached")
+        def test_uses_the_config(postgres_config):
+            raise AssertionError(f"cannot use {postgres_config}")
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     output = (pytester.path / "stdout").read_text()
     assert_nothing_of(SECRET, output, "stdout")
-    assert "'password': '***'" in output, output
-    assert "must not be reached" not in output
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "AssertionError: cannot use {'host': '127.0.0.1', 'port': 1, 'password': '***'}" \
+        in output, output
+    assert "postgres_config = {'host': '127.0.0.1', 'port': 1, 'password': '***'}" in output
+    result.assert_outcomes(failed=1)
 
 
 @pytest.mark.requirement("001-FR-026")
