@@ -101,7 +101,9 @@ class InClusterRun:
                 # known here too, so a pod's line that prints one is masked
                 data = self.cluster.secret_data(declaration.secret, declaration.namespace)
                 self.secrets.add(*(data[k] for k in declaration.credentials.values()
-                                   if k in data))
+                                   if k in data),
+                                 source=f"the Secret {declaration.namespace}/"
+                                        f"{declaration.secret}")
         durations = self.durations.of(self.items)
         groups = split(list(self.items), self.settings.shards, durations)
         self.progress.line(
