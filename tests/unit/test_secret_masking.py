@@ -84,8 +84,8 @@ OVERRIDE_AS_DICT = """
 def test_a_config_override_returning_a_dict_has_its_secrets_masked(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The dict is shown with default flags: in a failing test's message (and, from pytest
-    8.3 on, among the test's arguments). Its password (the user's own variable, unknown to
+    """The dict is shown with default flags: in a failing test's message (and, with pytest
+    9 (not 8.2), among the test's arguments). Its password (the user's own variable, unknown to
     the run until the fixture returns it) is masked."""
     monkeypatch.setenv("MY_DB_PASSWORD", SECRET)
     pytester.makeconftest(textwrap.dedent(OVERRIDE_AS_DICT))
