@@ -33,6 +33,8 @@ _EXPORTS = {
     "wait_for_service": "floe_testing.polling",
     "ServiceFixture": "floe_testing.service_fixture",
     "check_service_health": "floe_testing.service_fixture",
+    "ServiceHealth": "floe_testing.service_fixture",
+    "service_health": "floe_testing.service_fixture",
     "ServiceDeclaration": "floe_testing.services.declaration",
     "declare_service": "floe_testing.services.fixtures",
     "ServiceHelper": "floe_testing.services.helper",
@@ -70,9 +72,9 @@ __all__ = [  # noqa: RUF022 - the general names, then the services' (a test chec
     "AdapterTestBase", "CleanupError", "ConditionFailed", "ConfigError", "EndpointConfig",
     "FloeTestingError", "InfrastructureError", "IntegrationTestBase", "NotReady",
     "PluginTestBase", "PollingConfig", "PollingTimeoutError", "ServiceDeclaration",
-    "ServiceFixture", "ServiceHelper", "ServiceRequirement", "ServiceUnavailableError",
-    "check_service_health",
-    "declare_service", "wait_for_condition", "wait_for_service",
+    "ServiceFixture", "ServiceHealth", "ServiceHelper", "ServiceRequirement",
+    "ServiceUnavailableError", "check_service_health", "declare_service", "service_health",
+    "wait_for_condition", "wait_for_service",
     "DagsterConfig", "DagsterFixture", "DuckDBConfig", "DuckDBFixture", "MinIOConfig",
     "MinIOFixture", "PolarisConfig", "PolarisFixture", "PostgresConfig", "PostgresFixture",
     "run_dagster_job",
@@ -96,7 +98,12 @@ if TYPE_CHECKING:
         wait_for_condition,
         wait_for_service,
     )
-    from floe_testing.service_fixture import ServiceFixture, check_service_health
+    from floe_testing.service_fixture import (
+        ServiceFixture,
+        ServiceHealth,
+        check_service_health,
+        service_health,
+    )
     from floe_testing.service_requirement import ServiceRequirement
     from floe_testing.services.dagster.config import DagsterConfig
     from floe_testing.services.dagster.helper import DagsterFixture, run_dagster_job

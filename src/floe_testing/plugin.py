@@ -56,7 +56,6 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 def pytest_configure(config: pytest.Config) -> None:
     """Every cluster option, ini key and env var is checked on every run, also runs that need
     no cluster: a typo fails now, naming its source, not after a cluster was created."""
-    from floe_testing.cluster.kind import contain_pytest_kind
     from floe_testing.cluster.settings import load_settings
     from floe_testing.redaction import SecretNotMaskedWarning, SecretValues, SecretWarnings
     from floe_testing.service_directory import SERVICE_DIRECTORY, ServiceDirectory, activate
@@ -97,7 +96,10 @@ def pytest_configure(config: pytest.Config) -> None:
     directory = ServiceDirectory(config, registry, secrets)
     config.stash[SERVICE_DIRECTORY] = directory
     config.stash[_DIRECTORY_TOKEN] = activate(directory)
-    contain_pytest_kind(config)
+    if "pytest_kind.plugin" in sys.modules:  # loaded (not -p no:pytest-kind): contain it
+        from floe_testing.cluster.kind import contain_pytest_kind
+
+        contain_pytest_kind(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

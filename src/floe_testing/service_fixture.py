@@ -1,5 +1,5 @@
-"""The data model's ``ServiceFixture`` protocol, the base its helpers share, and
-``check_service_health``.
+"""The data model's ``ServiceFixture`` protocol, the base its helpers share,
+``check_service_health`` and :func:`service_health` (the same check, with the reason).
 
 Each service helper (:class:`~floe_testing.services.postgres.helper.PostgresFixture`, ...) is
 the code its pytest fixture runs, usable without pytest: in a session-scoped fixture of the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Generator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -69,10 +70,24 @@ class ServiceContext(Generic[ClientT]):
         return f"{type(self).__name__}({self.service_name}:{self.service_port})"
 
 
-def check_service_health(service: ServiceFixture) -> bool:
-    """True when ``service`` answers, False otherwise (never raises for an unreachable
-    service). Uses the helper's own check where it has one (no test database or namespace is
-    created); any other ``ServiceFixture`` is opened and closed once."""
+@dataclass(frozen=True)
+class ServiceHealth:
+    """Whether a service answers, and why not: ``reason`` is the helper's own one-screen
+    message (what, where, what to check or grant), empty when healthy. Truthy when healthy."""
+
+    healthy: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.healthy
+
+
+def service_health(service: ServiceFixture) -> ServiceHealth:
+    """Whether ``service`` answers and, if not, why (never raises for an unusable service).
+    Uses the helper's own check where it has one (no test database or namespace is created);
+    any other ``ServiceFixture`` is opened and closed once."""
+    from floe_testing.errors import FloeTestingError
+
     check = getattr(service, "check", None)
     try:
         if callable(check):
@@ -80,6 +95,15 @@ def check_service_health(service: ServiceFixture) -> bool:
         else:
             with contextlib.contextmanager(service.__call__)():
                 pass
-    except Exception:  # noqa: BLE001 - any failure means "not healthy"
-        return False
-    return True
+    except FloeTestingError as exc:  # already one screen: what, where, how to fix
+        return ServiceHealth(False, str(exc))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+        text = (str(exc).strip().splitlines() or [""])[0][:500]
+        return ServiceHealth(False, f"{service!r}: {type(exc).__name__}: {text}")
+    return ServiceHealth(True)
+
+
+def check_service_health(service: ServiceFixture) -> bool:
+    """True when ``service`` answers, False otherwise (never raises for an unreachable
+    service); :func:`service_health` also says why."""
+    return service_health(service).healthy

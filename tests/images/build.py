@@ -136,29 +136,50 @@ def python(b: Builder, ref: str) -> None:
     b.image(f"python {ref}", "python", "--tag", ref)
 
 
+#: What the official ``dagster/dagster-celery-k8s`` image installs (dagster-io/dagster,
+#: python_modules/automation/automation/docker/images/dagster-celery-k8s/Dockerfile): these
+#: packages at the image's release, nothing else pinned. Its libraries release in lock-step
+#: (1.13.25 <-> 0.29.25).
+DAGSTER_IMAGE_CORE = ("dagster", "dagster-graphql", "dagster-webserver")
+DAGSTER_IMAGE_LIBRARIES = ("dagster-azure", "dagster-postgres", "dagster-k8s", "dagster-aws",
+                           "dagster-celery[flower,redis,kubernetes]", "dagster-celery-k8s",
+                           "dagster-gcp")
+
+
 def dagster(b: Builder, ref: str) -> None:
-    # The Python packages of the official image the manifests use, at its version (libraries
-    # release in lock-step: 1.13.25 <-> 0.29.25). SQLAlchemy 2.1 makes psycopg 3 the default
-    # driver and run submission then fails ("the connection is closed"): keep it below 2.1.
+    # The official image's dependency set at its release, SQLAlchemy unbounded as upstream
+    # (2.1 since 2026-09-24: the image of 2026-10-01 carries it; the stack's dagster.yaml names
+    # the psycopg2 driver, which 2.1 no longer picks for postgresql:// URLs)
     version = tag(ref)
     _, minor, patch = version.split(".")
     libs = f"0.{int(minor) + 16}.{patch}"
-    b.image(f"dagster {ref}", "python", "--tag", ref,
-            "--pip", f"dagster=={version}", "--pip", f"dagster-webserver=={version}",
-            "--pip", f"dagster-graphql=={version}", "--pip", f"dagster-postgres=={libs}",
-            "--pip", "sqlalchemy<2.1")
+    pins = [f"{name}=={version}" for name in DAGSTER_IMAGE_CORE]
+    pins += [f"{name}=={libs}" for name in DAGSTER_IMAGE_LIBRARIES]
+    b.image(f"dagster {ref}", "python", "--tag", ref, *(a for p in pins for a in ("--pip", p)))
+
+
+#: The official MinIO image's environment (minio/minio Dockerfile.release at the pinned
+#: release): secret files it would read (absent here: ignored), mc's config directory
+MINIO_IMAGE_ENV = ("MINIO_ACCESS_KEY_FILE=access_key", "MINIO_SECRET_KEY_FILE=secret_key",
+                   "MINIO_ROOT_USER_FILE=access_key", "MINIO_ROOT_PASSWORD_FILE=secret_key",
+                   "MINIO_KMS_SECRET_KEY_FILE=kms_master_key",
+                   "MINIO_CONFIG_ENV_FILE=config.env", "MC_CONFIG_DIR=/tmp/.mc")
 
 
 def minio(b: Builder, ref: str) -> None:
+    # the official image: minio and mc in /usr/bin, its entrypoint script, its env, port 9000
     binary = b.go_binary(MINIO_MODULE, "minio")
+    client = b.go_binary(MC_MODULE, "mc")
     b.image(f"minio {ref}", "python", "--tag", ref,
-            "--add", f"{binary}:/usr/bin/minio",
+            "--add", f"{binary}:/usr/bin/minio", "--add", f"{client}:/usr/bin/mc",
             "--add", f"{HERE / 'minio' / 'docker-entrypoint.sh'}:/usr/bin/docker-entrypoint.sh",
+            *(a for env in MINIO_IMAGE_ENV for a in ("--env", env)),
             "--entrypoint", '["/usr/bin/docker-entrypoint.sh"]', "--cmd", '["minio"]',
-            "--expose", "9000", "--expose", "9001")
+            "--expose", "9000")
 
 
 def mc(b: Builder, ref: str) -> None:
+    # the official image: mc in /usr/bin, entrypoint ["mc"], no env of its own
     binary = b.go_binary(MC_MODULE, "mc")
     b.image(f"mc {ref}", "python", "--tag", ref, "--add", f"{binary}:/usr/bin/mc",
             "--entrypoint", '["mc"]')
@@ -173,12 +194,15 @@ def polaris(b: Builder, ref: str) -> None:
             "--add", f"{java_home()}:/opt/java/openjdk",
             "--add", f"{jar}:/opt/iceberg-rest/iceberg-open-api.jar",
             "--add", f"{HERE / 'polaris' / 'polaris_standin.py'}:/opt/polaris/polaris_standin.py",
-            "--run", "useradd -u 10000 -U -M -d /opt/polaris polaris",
+            # the official image's user and home (runtime/server/src/main/docker/Dockerfile.jvm)
+            "--run", "groupadd --gid 10001 polaris && useradd --uid 10000 --gid polaris "
+                     "--home-dir /home/polaris --create-home polaris",
             "--env", "ICEBERG_REST_JAR=/opt/iceberg-rest/iceberg-open-api.jar",
             "--env", "JAVA_HOME=/opt/java/openjdk",
+            "--env", "USER=polaris", "--env", "UID=10000", "--env", "HOME=/home/polaris",
             "--env", "PATH=/opt/java/openjdk/bin:/opt/venv/bin:/usr/local/sbin:/usr/local/bin:"
                      "/usr/sbin:/usr/bin:/sbin:/bin",
-            "--workdir", "/opt/polaris", "--user", "10000",
+            "--workdir", "/home/polaris", "--user", "10000",
             "--entrypoint", '["python3", "/opt/polaris/polaris_standin.py"]',
             "--expose", "8181", "--expose", "8182")
 

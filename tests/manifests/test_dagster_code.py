@@ -77,6 +77,16 @@ def test_instance_config_validates_and_needs_no_daemon(
     assert set(PG_ENV) <= names
 
 
+def test_storage_names_the_psycopg2_driver_whatever_sqlalchemy_defaults_to() -> None:
+    """dagster-postgres installs psycopg2 only; SQLAlchemy 2.1 (in the official image since
+    its 1.13.25 build) maps a bare ``postgresql://`` to psycopg 3, so the URL names it."""
+    from sqlalchemy.engine import make_url
+
+    db = instance_yaml()["storage"]["postgres"]["postgres_db"]
+    assert make_url(f"{db['scheme']}://u:p@host:5432/dagster").get_dialect().driver == (
+        "psycopg2")
+
+
 def test_workspace_loads_the_configmap_defs() -> None:
     from dagster._core.workspace.config_schema import process_workspace_config
 

@@ -299,7 +299,8 @@ def test_recorded_requests_follow_the_management_spec() -> None:
     storage = catalog["storageConfigInfo"]
     assert storage["storageType"] in STORAGE_TYPES
     assert storage.keys() <= AWS_STORAGE_FIELDS
-    assert catalog["properties"]["default-base-location"].startswith(
+    # within an allowed location (CatalogEntity: StorageLocation.isChildOf, slash-terminated)
+    assert (catalog["properties"]["default-base-location"] + "/").startswith(
         tuple(storage["allowedLocations"]))
     grant = exchange("grant")["request"]["json"]["grant"]
     assert grant["type"] in GRANT_TYPES
@@ -350,3 +351,61 @@ def test_job_runs_the_mounted_copy_with_every_required_variable() -> None:
     names = {e["name"] for e in container["env"]}
     assert set(pb.REQUIRED_ENV) <= names, set(pb.REQUIRED_ENV) - names
     assert container["image"].startswith("python:3.12")
+
+
+# -- Polaris' rules the bootstrap meets -------------------------------------------------------
+
+def test_a_realm_polaris_does_not_serve_is_named_as_such() -> None:
+    with RecordedPolaris(["health_up", "token_unknown_realm"]) as polaris, \
+            pytest.raises(pb.BootstrapError) as info:
+        pb.bootstrap(settings_for(polaris.url), log=lambda _: None, pause=no_pause)
+    polaris.assert_all_served()
+    message = str(info.value)
+    assert "MissingOrInvalidRealm" in message
+    assert pb.ENV_REALM in message
+    assert f"realm {RECORDED['realm']!r}" in message
+    assert pb.ENV_CLIENT_SECRET not in message, "a realm problem, not a credential one"
+
+
+def overlaps(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Polaris' rule (PolarisAdminService.catalogOverlapsWithExistingCatalog): a catalog's
+    base and allowed locations, slash-terminated, must not be a prefix of another's."""
+    def locations(catalog: dict[str, Any]) -> set[str]:
+        found = [catalog["properties"]["default-base-location"],
+                 *catalog["storageConfigInfo"]["allowedLocations"]]
+        return {loc if loc.endswith("/") else loc + "/" for loc in found}
+    return any(a.startswith(b) or b.startswith(a)
+               for a in locations(first) for b in locations(second))
+
+
+def test_each_catalog_owns_its_prefix_of_the_bucket_alone() -> None:
+    def definition(name: str) -> dict[str, Any]:
+        return pb.catalog_definition(name, bucket="floe-iceberg", s3_endpoint="http://m:9000",
+                                     region="us-east-1")
+
+    stack = definition("test_warehouse")
+    assert stack["storageConfigInfo"]["allowedLocations"] == ["s3://floe-iceberg/test_warehouse/"]
+    assert stack["properties"]["polaris.config.drop-with-purge.enabled"] == "true"
+    assert not overlaps(stack, definition("team_catalog")), "a second catalog fits the bucket"
+    assert not overlaps(stack, definition("test_warehouse2")), "a prefix of a name is not one"
+    whole_bucket = {**stack, "storageConfigInfo": {"allowedLocations": ["s3://floe-iceberg/"]}}
+    assert overlaps(stack, whole_bucket), "the rule itself: a whole-bucket catalog overlaps"
+
+
+def test_the_realm_is_defined_once_in_the_stack_secret() -> None:
+    docs = manifest_docs()
+    [secret] = [d for d in docs if d["kind"] == "Secret"]
+    realm = secret["stringData"]["POLARIS_REALM"]
+    text = (PACKAGED_MANIFESTS / "polaris.yaml").read_text(encoding="utf-8")
+    assert text.count(f": {realm}\n") == 1, "the realm's value is written once, in the Secret"
+    references = 0
+    for doc in docs:
+        if doc["kind"] not in ("Deployment", "Job"):
+            continue
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            for var in container.get("env") or []:
+                if var["name"] in ("BOOTSTRAP_REALM", pb.ENV_REALM):
+                    assert var["valueFrom"]["secretKeyRef"] == {
+                        "name": secret["metadata"]["name"], "key": "POLARIS_REALM"}, var
+                    references += 1
+    assert references == 2, "the server's realm and the bootstrap Job's both come from it"

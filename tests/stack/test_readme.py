@@ -24,10 +24,12 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_blocks() -> list[tuple[str, str]]:
-    """(file name, source) of each README Python block, named by its first comment."""
+    """(file name, source) of each README Python block, named by its first comment (the
+    ``conftest.py`` declaring a service runs in tests/unit/test_declared_services.py)."""
     blocks = [(Path(m.group(2)).name, m.group(1)) for m in
               re.finditer(r"```python\n(# (\S+).*?\n.*?)```", README.read_text(), re.S)]
-    assert [name for name, _ in blocks] == ["test_lakehouse.py", "check_stack.py"], blocks
+    assert [name for name, _ in blocks] == ["test_lakehouse.py", "check_stack.py",
+                                            "conftest.py"], blocks
     return blocks
 
 

@@ -9,7 +9,14 @@ Iceberg REST API that pyiceberg's ``RestCatalog`` uses, laid out like Polaris:
   and issues a bearer token; every other endpoint requires a token it issued (401 otherwise);
 * namespaces: list, create, load, exists (HEAD), drop, update properties;
 * tables: list, create, load, exists (HEAD), drop (``purgeRequested`` purges files), commit;
-* views: list (always empty).
+* views: list (always empty);
+* the Polaris rules the fixtures must meet, off unless a test turns them on (so the fixtures'
+  messages are tested here; the stack's Polaris stand-in enforces them for real, see
+  tests/images/polaris): operations refused with Polaris' 403 (``forbidden``), purges refused
+  unless ``purge_enabled`` (the catalog property is in ``/v1/config``'s defaults), Polaris
+  generic tables (``{base}/polaris/v1/{prefix}/namespaces/{ns}/generic-tables``) that keep a
+  namespace from being dropped, and realms (header ``Polaris-Realm``; an unknown one is 404
+  ``MissingOrInvalidRealm``).
 
 Errors use the REST spec's ``{"error": {"message", "type", "code"}}`` body with the status
 codes pyiceberg maps to its exceptions (404 NoSuch*, 409 AlreadyExists/NotEmpty/CommitFailed,
@@ -47,6 +54,13 @@ from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
 from pyiceberg.table import CommitTableRequest, Table
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 from pyiceberg.typedef import Identifier
+
+from images.polaris.polaris_standin import PolarisError
+from images.polaris.polaris_standin import operation as polaris_operation
+
+#: The catalog property without which Polaris refuses purges, and its realm header.
+PURGE_SETTING = "polaris.config.drop-with-purge.enabled"
+REALM_HEADER = "Polaris-Realm"
 
 #: pyiceberg's default separator between namespace levels in a path segment (``%1F``).
 NAMESPACE_SEPARATOR = "\x1f"
@@ -111,6 +125,14 @@ class IcebergRestCatalog:
     catalog: SqlCatalog = field(init=False)
     tokens: set[str] = field(default_factory=set, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Polaris operations (``CREATE_NAMESPACE``, ...) refused with Polaris' 403
+    forbidden: set[str] = field(default_factory=set)
+    #: ``polaris.config.drop-with-purge.enabled`` of the catalog
+    purge_enabled: bool = True
+    #: realms served (header Polaris-Realm; absent means the first); empty: no realm check
+    realms: tuple[str, ...] = ()
+    #: Polaris generic tables: namespace -> name -> table
+    generic: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         data = self.root / "warehouse"
@@ -174,10 +196,52 @@ class IcebergRestCatalog:
             raise RestError(HTTPStatus.BAD_REQUEST, "BadRequestException",
                             "Please specify a warehouse")
         self._check_warehouse(warehouse)
+        defaults = {PURGE_SETTING: "true"} if self.purge_enabled else {}
         return Reply(
             HTTPStatus.OK,
-            {"defaults": {}, "overrides": {"prefix": warehouse}, "endpoints": ENDPOINTS},
+            {"defaults": defaults, "overrides": {"prefix": warehouse}, "endpoints": ENDPOINTS},
         )
+
+    # -- Polaris' rules (off unless a test sets them) -----------------------------------------
+
+    def check_realm(self, realm: str | None) -> None:
+        if self.realms and (realm or self.realms[0]) not in self.realms:
+            raise RestError(HTTPStatus.NOT_FOUND, "MissingOrInvalidRealm",
+                            "Missing or invalid realm")
+
+    def authorize(self, operation: str) -> None:
+        """Polaris' 403 for an operation the test marked as not granted."""
+        if operation in self.forbidden:
+            raise RestError(
+                HTTPStatus.FORBIDDEN, "ForbiddenException",
+                f"Principal '{self.client_id}' with activated PrincipalRoles '[service_admin]' "
+                f"and activated grants via '[catalog_admin, service_admin]' is not authorized "
+                f"for op {operation}")
+
+    def generic_tables(self, method: str, segments: list[str], body: bytes) -> Reply:
+        """``{prefix}/namespaces/{ns}/generic-tables[/{name}]``."""
+        self._check_warehouse(segments[0])
+        with self.lock:
+            match (method, segments[1:]):
+                case ("GET", ["namespaces", ns, "generic-tables"]):
+                    self.authorize("LIST_TABLES")
+                    self._require_namespace(_ns(ns))
+                    names = sorted(self.generic.get(ns, {}))
+                    return Reply(HTTPStatus.OK, {"identifiers": [
+                        {"namespace": list(_ns(ns)), "name": n} for n in names]})
+                case ("POST", ["namespaces", ns, "generic-tables"]):
+                    self.authorize("CREATE_TABLE_DIRECT")
+                    self._require_namespace(_ns(ns))
+                    table = _json(body)
+                    self.generic.setdefault(ns, {})[str(table["name"])] = table
+                    return Reply(HTTPStatus.OK, {"table": table})
+                case ("DELETE", ["namespaces", ns, "generic-tables", name]):
+                    self.authorize("DROP_TABLE_WITHOUT_PURGE")
+                    if self.generic.get(ns, {}).pop(name, None) is None:
+                        raise RestError(HTTPStatus.NOT_FOUND, "NoSuchTableException",
+                                        f"Generic table does not exist: {ns}.{name}")
+                    return Reply(HTTPStatus.NO_CONTENT)
+        raise RestError(HTTPStatus.NOT_FOUND, "NotFoundException", "No such endpoint")
 
     def _check_warehouse(self, warehouse: str) -> None:
         if warehouse != self.warehouse:
@@ -192,6 +256,7 @@ class IcebergRestCatalog:
             raise RestError(HTTPStatus.NOT_FOUND, "NotFoundException", "No such endpoint")
         self._check_warehouse(segments[0])
         rest = segments[1:]
+        self.authorize(_operation(method, rest, query))
         with self.lock:
             match (method, rest):
                 case ("GET", ["namespaces"]):
@@ -204,6 +269,9 @@ class IcebergRestCatalog:
                     exists = self.catalog.namespace_exists(_ns(ns))
                     return Reply(HTTPStatus.NO_CONTENT if exists else HTTPStatus.NOT_FOUND)
                 case ("DELETE", ["namespaces", ns]):
+                    if self.generic.get(ns):
+                        raise RestError(HTTPStatus.CONFLICT, "NamespaceNotEmptyException",
+                                        f"Namespace {ns} is not empty")
                     self.catalog.drop_namespace(_ns(ns))
                     return Reply(HTTPStatus.NO_CONTENT)
                 case ("POST", ["namespaces", ns, "properties"]):
@@ -221,6 +289,12 @@ class IcebergRestCatalog:
                     return self.commit(_ns(ns), table, body)
                 case ("DELETE", ["namespaces", ns, "tables", table]):
                     purge = query.get("purgeRequested", ["false"])[0].lower() == "true"
+                    if purge and not self.purge_enabled:
+                        raise RestError(
+                            HTTPStatus.FORBIDDEN, "ForbiddenException",
+                            f"Unable to purge entity: {table}. To enable this feature, set the "
+                            f"Polaris configuration DROP_WITH_PURGE_ENABLED or the catalog "
+                            f"configuration {PURGE_SETTING}")
                     drop = self.catalog.purge_table if purge else self.catalog.drop_table
                     drop((*_ns(ns), table))
                     return Reply(HTTPStatus.NO_CONTENT)
@@ -296,6 +370,15 @@ class IcebergRestCatalog:
         return Reply(HTTPStatus.OK, json.loads(response.model_dump_json()))
 
 
+def _operation(method: str, rest: list[str], query: dict[str, list[str]]) -> str:
+    """Polaris' name of an Iceberg REST call (``PolarisAuthorizableOperation``), as the stack's
+    Polaris stand-in names it (pyiceberg always asks for vended credentials)."""
+    try:
+        return polaris_operation(method, rest, query, b"", True)
+    except PolarisError:
+        return f"{method} {'/'.join(rest)}"
+
+
 def _json(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body or b"{}")
@@ -357,6 +440,12 @@ def _handler_class(state: IcebergRestCatalog, base_path: str) -> type[BaseHTTPRe
                 self._send(_mapped_error(exc))
 
         def _route(self, path: str, query: dict[str, list[str]], body: bytes) -> Reply:
+            state.check_realm(self.headers.get(REALM_HEADER))
+            generic = base_path + "/polaris/v1/"
+            if path.startswith(generic):
+                state.check_token(self.headers.get("Authorization"))
+                segments = [unquote(s) for s in path[len(generic):].strip("/").split("/")]
+                return state.generic_tables(self.command, segments, body)
             if not path.startswith(base_path + "/v1/"):
                 raise RestError(HTTPStatus.NOT_FOUND, "NotFoundException",
                                 f"Not under {base_path}/v1: {path}")
@@ -411,6 +500,17 @@ class IcebergRestServer:
     def credential(self) -> str:
         """``client_id:client_secret`` as ``POLARIS_CREDENTIAL`` carries it."""
         return f"{self.client_id}:{self.client_secret}"
+
+    def env(self) -> dict[str, str]:
+        """The ``POLARIS_*`` variables that point a run at this catalog."""
+        return {"POLARIS_URI": self.uri, "POLARIS_WAREHOUSE": self.warehouse,
+                "POLARIS_CREDENTIAL": self.credential, "POLARIS_SCOPE": "PRINCIPAL_ROLE:ALL"}
+
+    @property
+    def rules(self) -> IcebergRestCatalog:
+        """The catalog state whose Polaris rules a test turns on (``forbidden``, ...)."""
+        assert self.state is not None, "start() first"
+        return self.state
 
     def start(self) -> None:
         """Create the sqlite catalog in a temp dir and serve it on a free port."""

@@ -13,11 +13,18 @@ management API (``spec/polaris-management-service.yml``):
 2. ``POST /api/catalog/v1/oauth/tokens``: a token for the bootstrap principal (client
    credentials, scope ``PRINCIPAL_ROLE:ALL``);
 3. ``POST /api/management/v1/catalogs``: an INTERNAL catalog on S3 (MinIO), base location
-   ``s3://<bucket>/<catalog>``, path-style access;
+   ``s3://<bucket>/<catalog>``, path-style access, its allowed locations that prefix alone
+   (Polaris refuses a catalog whose locations overlap another's: a whole-bucket catalog would
+   leave no room for a second one in the bucket), purges enabled (the fixtures purge tables);
 4. ``POST .../catalogs/{catalog}/catalog-roles``: a catalog role;
 5. ``PUT .../catalogs/{catalog}/catalog-roles/{role}/grants``: ``CATALOG_MANAGE_CONTENT``;
 6. ``PUT .../principal-roles/{principal_role}/catalog-roles/{catalog}``: the catalog role is
    assigned to the principal role of the bootstrap principal (``service_admin``).
+
+Every request names the realm (header ``Polaris-Realm``) from ``POLARIS_REALM``: the stack's
+Secret defines it once, for the server and this Job (unset: no header, the server's default
+realm). A realm the server does not serve is a 404 ``MissingOrInvalidRealm``, reported naming
+``POLARIS_REALM``.
 
 Only ``endpointInternal`` is set on the storage configuration: Polaris reaches MinIO (S3 and
 its STS, which vends each client short-lived credentials scoped to the table) at its in-cluster
@@ -58,7 +65,6 @@ ENV_READY_TIMEOUT = "POLARIS_READY_TIMEOUT"
 REQUIRED_ENV = (ENV_API_URL, ENV_HEALTH_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_CATALOG,
                 ENV_BUCKET, ENV_S3_ENDPOINT)
 
-DEFAULT_REALM = "POLARIS"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_CATALOG_ROLE = "floe_content_manager"
 #: Principal role Polaris gives the bootstrap principal of a realm.
@@ -89,7 +95,8 @@ class BootstrapSettings:
     catalog: str
     bucket: str
     s3_endpoint: str
-    realm: str = DEFAULT_REALM
+    #: empty: no realm header (the server's default realm)
+    realm: str = ""
     s3_region: str = DEFAULT_REGION
     catalog_role: str = DEFAULT_CATALOG_ROLE
     principal_role: str = DEFAULT_PRINCIPAL_ROLE
@@ -126,7 +133,7 @@ class BootstrapSettings:
             catalog=env[ENV_CATALOG],
             bucket=env[ENV_BUCKET],
             s3_endpoint=env[ENV_S3_ENDPOINT],
-            realm=env.get(ENV_REALM) or DEFAULT_REALM,
+            realm=env.get(ENV_REALM) or "",
             s3_region=env.get(ENV_S3_REGION) or DEFAULT_REGION,
             catalog_role=env.get(ENV_CATALOG_ROLE) or DEFAULT_CATALOG_ROLE,
             principal_role=env.get(ENV_PRINCIPAL_ROLE) or DEFAULT_PRINCIPAL_ROLE,
@@ -221,8 +228,9 @@ class PolarisAdmin:
         self.token: str | None = None
 
     def _headers(self, content_type: str) -> dict[str, str]:
-        headers = {"Accept": "application/json", "Content-Type": content_type,
-                   REALM_HEADER: self.realm}
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        if self.realm:
+            headers[REALM_HEADER] = self.realm
         if self.token is not None:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
@@ -252,6 +260,12 @@ class PolarisAdmin:
         reply = http("POST", url, headers=self._headers("application/x-www-form-urlencoded"),
                      body=form, timeout=self.timeout)
         token = reply.body.get("access_token") if isinstance(reply.body, dict) else None
+        if reply.status == 404 and "MissingOrInvalidRealm" in _message(reply):
+            raise BootstrapError(
+                f"token: POST {url} answered HTTP 404: {_message(reply)}: Polaris does not "
+                f"serve realm {self.realm or '(its default)'!r} (check {ENV_REALM} against "
+                f"the server's POLARIS_REALM_CONTEXT_REALMS and POLARIS_BOOTSTRAP_CREDENTIALS)"
+            )
         if reply.status != 200 or not isinstance(token, str) or not token:
             raise BootstrapError(
                 f"token: POST {url} answered HTTP {reply.status}: {_message(reply)} (check "
@@ -293,18 +307,20 @@ def _seg(name: str) -> str:
 
 def catalog_definition(catalog: str, *, bucket: str, s3_endpoint: str,
                        region: str) -> dict[str, Any]:
-    """The ``Catalog`` object of the create request (see the module docstring)."""
+    """The ``Catalog`` object of the create request (see the module docstring): the catalog
+    owns ``s3://<bucket>/<catalog>/`` and nothing else of the bucket."""
+    location = f"s3://{bucket}/{catalog}"
     return {
         "type": "INTERNAL",
         "name": catalog,
         "properties": {
-            "default-base-location": f"s3://{bucket}/{catalog}",
+            "default-base-location": location,
             # the fixtures purge tables after each test; Polaris refuses purges by default
             "polaris.config.drop-with-purge.enabled": "true",
         },
         "storageConfigInfo": {
             "storageType": "S3",
-            "allowedLocations": [f"s3://{bucket}/"],
+            "allowedLocations": [f"{location}/"],
             "endpointInternal": s3_endpoint,
             "pathStyleAccess": True,
             "region": region,
@@ -321,7 +337,7 @@ def bootstrap(settings: BootstrapSettings, *,
     log(f"Polaris ready at {settings.health_url} (after {attempts} attempt(s))")
     admin = PolarisAdmin(settings.api_url, settings.realm, timeout=settings.request_timeout)
     admin.get_token(settings.client_id, settings.client_secret, settings.scope)
-    log(f"token obtained for realm {settings.realm}")
+    log(f"token obtained for realm {settings.realm or '(the default)'}")
     outcomes = {
         "catalog": admin.create_catalog(settings.catalog, bucket=settings.bucket,
                                         s3_endpoint=settings.s3_endpoint,

@@ -18,6 +18,12 @@ class PolarisConfig(ServiceSettings):
     warehouse: str = Field(default="test_warehouse", min_length=1)
     credential: SecretStr | None = Field(default=None, description="client_id:client_secret")
     scope: str = Field(default="PRINCIPAL_ROLE:ALL", min_length=1)
+    realm: str | None = Field(
+        default=None, min_length=1,
+        description="Polaris realm, sent as header Polaris-Realm on every request (the token "
+                    "request too); unset: the server's default realm. From the stack's Secret "
+                    "in cluster mode",
+    )
     s3_endpoint: str | None = Field(
         default=None,
         description="S3 endpoint this process uses for table data (the catalog's own endpoint "

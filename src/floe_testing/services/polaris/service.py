@@ -20,6 +20,8 @@ def _from_cluster(host: str, port: int, secret: Mapping[str, str]) -> dict[str, 
         found["credential"] = f"{secret['POLARIS_CLIENT_ID']}:{secret['POLARIS_CLIENT_SECRET']}"
     if "POLARIS_WAREHOUSE" in secret:
         found["warehouse"] = secret["POLARIS_WAREHOUSE"]
+    if "POLARIS_REALM" in secret:
+        found["realm"] = secret["POLARIS_REALM"]
     return found
 
 
@@ -32,12 +34,13 @@ SERVICE = ServiceDeclaration(
     name="polaris", service="polaris", port=8181, extra_ports=(8182,),
     secret="polaris-credentials",  # noqa: S106 - a Secret's name, not a password
     credentials={"credential": "POLARIS_CLIENT_SECRET"},
-    values={"warehouse": "POLARIS_WAREHOUSE"},
+    values={"warehouse": "POLARIS_WAREHOUSE", "realm": "POLARIS_REALM"},
     client_module="pyiceberg", install="pip install 'floe-testing[polaris]'",
     client_fixture="polaris_catalog", env_prefix="POLARIS_", endpoint_field="uri",
     config="floe_testing.services.polaris.config:PolarisConfig",
     opener="floe_testing.services.polaris.helper:open_for_test",
-    secret_fields=("credential",), cluster_fields=("uri", "credential", "warehouse"),
+    secret_fields=("credential",),
+    cluster_fields=("uri", "credential", "warehouse", "realm"),
     endpoint_of={"s3_endpoint": "minio"}, from_cluster=_from_cluster, address_of=_address,
     exports={"PolarisConfig": "floe_testing.services.polaris.config:PolarisConfig",
              "PolarisFixture": "floe_testing.services.polaris.helper:PolarisFixture"},
