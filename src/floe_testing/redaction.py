@@ -94,8 +94,10 @@ class _Matcher:
     """The compiled search for one set of forms (rebuilt when a secret is added): whole forms,
     then pieces (see the module docstring)."""
 
-    def __init__(self, forms: list[str]) -> None:
-        self.forms = forms  # longest first, so a value is masked before its parts
+    def __init__(self, forms: list[str], whole_only: frozenset[str] = frozenset()) -> None:
+        #: longest first, so a value is masked before its parts
+        self.forms = sorted(set(forms) | whole_only, key=len, reverse=True)
+        forms = [f for f in self.forms if f not in whole_only]  # those masked in pieces too
         self.grams: dict[str, list[tuple[str, int]]] = {}
         for form in forms:
             for at in range(len(form) - FRAGMENT_LENGTH + 1):
@@ -171,14 +173,17 @@ class SecretValues:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
+        #: forms masked as a whole only: a ``client:secret`` credential, whose client part is
+        #: no secret (its pieces would mask the client's name)
+        self._whole_only: set[str] = set()
         self._matcher = _Matcher([])
         #: sources already warned about (a short secret is reported once)
         self._warned: set[str] = set()
 
-    def add(self, *values: str | None, source: str = "a secret") -> None:
+    def add(self, *values: str | None, source: str = "a secret", pieces: bool = True) -> None:
         """Remember these values (and their encoded forms) as secret; a value too short to be
         masked is reported once per ``source`` (what holds it: an env var, a config field) as
-        a :class:`SecretNotMaskedWarning`."""
+        a :class:`SecretNotMaskedWarning`. ``pieces=False``: masked as a whole only."""
         new: set[str] = set()
         for value in values:
             if not value:
@@ -188,9 +193,16 @@ class SecretValues:
             else:
                 new |= _forms(value)
         with self._lock:
-            if new - self._forms:
+            if pieces:
+                changed = bool(new - self._forms)
                 self._forms |= new
-                self._matcher = _Matcher(sorted(self._forms, key=len, reverse=True))
+                self._whole_only -= new
+            else:
+                added = new - self._forms - self._whole_only
+                changed = bool(added)
+                self._whole_only |= added
+            if changed:
+                self._matcher = _Matcher(sorted(self._forms), frozenset(self._whole_only))
 
     def _warn_short(self, source: str) -> None:
         with self._lock:
@@ -207,9 +219,11 @@ class SecretValues:
         """A secret, and of a ``client:secret`` credential also the secret part."""
         if not value:
             return
-        self.add(value, source=source)
-        if ":" in value:
+        if ":" in value:  # the client part is a name: the whole is masked, only the secret
+            self.add(value, source=source, pieces=False)  # also in pieces
             self.add(value.partition(":")[2], source=f"the secret part of {source}")
+        else:
+            self.add(value, source=source)
 
     def add_settings(self, settings: Any, fixture: str | None = None) -> None:
         """Every ``SecretStr`` of a service config (of a ``client:secret`` credential also the
@@ -312,7 +326,7 @@ class SecretValues:
         terminal, JUnit and the traceability report take their test ids from it. Ids made
         equal by masking get a number, as pytest numbers equal ids (``[***0]``, ``[***1]``).
         Any other answer is returned as it is."""
-        if not isinstance(made, list) or not self._forms:
+        if not isinstance(made, list) or not self._matcher.forms:
             return made
         masked: list[list[str] | None] = []
         for item in made:

@@ -160,3 +160,18 @@ def test_pieces_are_masked_where_values_are_cut_and_long_runs_anywhere() -> None
     for text, expected in cases.items():
         assert values.redact(text) == expected, text
         assert values.contained_in(text) is (text != expected)
+
+
+@pytest.mark.requirement("001-FR-026")
+def test_a_client_credential_masks_its_secret_in_pieces_and_never_the_client_s_name() -> None:
+    """``POLARIS_CREDENTIAL=client:secret``: the client is a name (Polaris' messages name the
+    principal), so only the secret part is masked in pieces; the whole, as a whole."""
+    values = SecretValues()
+    values.add_credential("floe-it-client-4d2a:catalog-s3cr3t-Zk9x", "env POLARIS_CREDENTIAL")
+    assert values.redact("principal 'floe-it-client-4d2a' is not authorized") == (
+        "principal 'floe-it-client-4d2a' is not authorized")
+    assert values.redact("credential=floe-it-client-4d2a:catalog-s3cr3t-Zk9x") == (
+        "credential=***")
+    assert values.redact("cut: floe-it-client-4d2a:catalog-s3...") == (
+        "cut: floe-it-client-4d2a:***...")
+    assert values.redact("run of 12: talog-s3cr3t-Z here") == "run of 12: *** here"
