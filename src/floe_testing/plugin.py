@@ -11,7 +11,8 @@ and imports no client library: a unit-only run stays fast.
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator
+import warnings
+from collections.abc import Generator, Mapping
 from typing import Any
 
 import pytest
@@ -19,12 +20,14 @@ import pytest
 from floe_testing import traceability
 from floe_testing.cluster.options import add_options
 from floe_testing.cluster.run import (
-    CLUSTER_SESSION,
     PLANNED,
     SETTINGS,
     end_cluster_session,
+    failed_test_sections,
+    prepare_failure_artifacts,
     release_shared_run,
     share_with_worker,
+    write_run_artifacts,
 )
 from floe_testing.errors import FloeTestingError, fail
 from floe_testing.fixtures.cluster import floe_cluster
@@ -54,25 +57,34 @@ def pytest_configure(config: pytest.Config) -> None:
     """Every cluster option, ini key and env var is checked on every run, also runs that need
     no cluster: a typo fails now, naming its source, not after a cluster was created."""
     from floe_testing.cluster.settings import load_settings
-    from floe_testing.redaction import SecretValues
+    from floe_testing.redaction import SecretNotMaskedWarning, SecretValues, SecretWarnings
     from floe_testing.service_directory import SERVICE_DIRECTORY, ServiceDirectory, activate
     from floe_testing.services import builtin_service_modules
     from floe_testing.services.registry import ServiceDiscovery, ServiceRegistry
 
     secrets = SecretValues()
     config.stash[SECRET_VALUES] = secrets
-    registry = ServiceRegistry(secrets)
-    config.stash[SERVICES] = registry
-    # every plugin registered (before this line too: the hook is historic) is scanned for
-    # declared services; the built-in services' modules are plugins: their fixtures are ours
-    config.pluginmanager.register(ServiceDiscovery(registry), "floe-testing-services")
-    for module in builtin_service_modules():
-        if not config.pluginmanager.is_registered(module):
-            config.pluginmanager.register(module, f"floe-testing-{module.__name__}")
+    # the secret env vars of every service declared at configure; one too short to mask is
+    # said in the warnings summary, which records no warning yet at configure
+    with warnings.catch_warnings(record=True) as unmaskable:
+        warnings.simplefilter("always", SecretNotMaskedWarning)
+        registry = ServiceRegistry(secrets)
+        config.stash[SERVICES] = registry
+        # every plugin registered (before this line too: the hook is historic) is scanned for
+        # declared services; the built-in services' modules are plugins: their fixtures are
+        # ours
+        config.pluginmanager.register(ServiceDiscovery(registry), "floe-testing-services")
+        for module in builtin_service_modules():
+            if not config.pluginmanager.is_registered(module):
+                config.pluginmanager.register(module, f"floe-testing-{module.__name__}")
+    config.pluginmanager.register(
+        SecretWarnings(secrets, [str(w.message) for w in unmaskable]),
+        "floe-testing-secret-warnings")
     traceability.configure(config)
     try:
         config.stash[SETTINGS] = load_settings(config, resolve_kubectl=False)
         config.stash[IN_CLUSTER_SETTINGS] = load_in_cluster_settings(config)
+        prepare_failure_artifacts(config)
     except FloeTestingError as exc:
         raise pytest.UsageError(str(exc)) from None
     if running_as_shard() and not hasattr(config, "workerinput"):  # xdist: its controller
@@ -106,40 +118,55 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any],
                          request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
-    """The secrets of every service config a fixture returns (users' overrides included); and
-    an error of ours raised while setting up any fixture (a user's ``*_config`` override
-    with a bad field, say) is shown as its message alone: it already names the culprit."""
+    """The secrets of every service config a fixture returns (users' overrides included, a
+    dict too); and an error of ours raised while setting up any fixture (a user's
+    ``*_config`` override with a bad field, say) is shown as its message alone: it already
+    names the culprit. A fixture of a wider scope fails every test that asks for it again
+    with that same one screen (pytest re-raises what it cached, so the cache gets it)."""
     __tracebackhide__ = True
     try:
         result = yield
     except FloeTestingError as exc:
         try:
             fail(str(exc))
-        except pytest.fail.Exception as failure:
-            # pytest caches the error of a wider-scoped fixture and re-raises it for every
-            # later test without calling this hook again: cache the one-screen failure, or the
-            # second test shows the first one's error as a full traceback
-            cached = fixturedef.cached_result
-            if cached is not None and cached[2] is not None:
-                fixturedef.cached_result = (None, cached[1], (failure, failure.__traceback__))
+        except pytest.fail.Exception as one_screen:
+            _cache_instead(fixturedef, exc, one_screen)
             raise
+    secrets = request.config.stash[SECRET_VALUES]
     configs = sys.modules.get("floe_testing.services.settings")
     if configs is not None and isinstance(result, configs.ServiceSettings):
-        request.config.stash[SECRET_VALUES].add_settings(result)
+        secrets.add_settings(result, fixturedef.argname)
+    elif isinstance(result, Mapping) and fixturedef.argname.endswith("_config"):
+        secrets.add_mapping(result, f"the dict the {fixturedef.argname} fixture returned")
     return result
+
+
+def _cache_instead(fixturedef: pytest.FixtureDef[Any], error: BaseException,
+                   failure: BaseException) -> None:
+    """Make the error a fixture's cache holds (pytest re-raises it to every later test that
+    asks) ``failure`` instead. The cache holds the exception (pytest 8.2) or it with its
+    traceback (later)."""
+    cached: Any = fixturedef.cached_result
+    if cached is None or cached[2] is None:
+        return
+    if cached[2] is error:
+        fixturedef.cached_result = (None, cached[1], failure)  # type: ignore[assignment]
+    elif isinstance(cached[2], tuple) and cached[2][0] is error:
+        fixturedef.cached_result = (None, cached[1], (failure, failure.__traceback__))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failed test that used the cluster's services carries their pods' diagnosis; no known
-    secret leaves in a report (terminal, junit XML, every traceback style)."""
+    """A failed test that used the cluster's services carries their pods' diagnosis (and with
+    ``--floe-artifacts`` gets its artifacts written); no known secret leaves in a report
+    (terminal, junit XML, every traceback style)."""
     __tracebackhide__ = True
     report: pytest.TestReport = yield
-    session = item.config.stash.get(CLUSTER_SESSION, None)
-    if report.failed and report.when in ("setup", "call") and session is not None:
-        report.sections.extend(session.diagnosis_sections(
+    if report.failed and report.when in ("setup", "call"):
+        report.sections.extend(failed_test_sections(
+            item.config, item.nodeid, report.when,
             needed_services([item], item.config.stash[SERVICES])))
     item.config.stash[SECRET_VALUES].redact_report(report)
     return report
@@ -163,6 +190,15 @@ def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Coll
     from floe_testing.cluster.chart_tests import collect_chart_tests
 
     return collect_chart_tests(file_path, parent)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str,
+                              obj: object) -> Generator[None, object, object]:
+    """A parametrize id made of a secret is masked in the test's id itself, so the terminal,
+    JUnit and the traceability report show the same masked id."""
+    made = yield
+    return collector.config.stash[SECRET_VALUES].masked_tests(collector, made)
 
 
 @pytest.hookimpl(trylast=True)
@@ -202,6 +238,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         from floe_testing.in_cluster.exit_codes import worst
 
         session.exitstatus = worst([session.exitstatus, shard_exit])
+    write_run_artifacts(session)
     if not end_cluster_session(config) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # something was left behind
     release_shared_run(config)

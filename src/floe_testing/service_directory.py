@@ -97,7 +97,8 @@ class ServiceDirectory:
                   if declaration.secret else {})
         if self._secrets is not None:  # exactly the keys declared as credentials
             self._secrets.add(*(secret[key] for key in declaration.credentials.values()
-                                if key in secret))
+                                if key in secret),
+                              source=f"the Secret {declaration.namespace}/{declaration.secret}")
         values = declaration.values_from_cluster(reached.host, reached.port, secret)
         for config_field, peer_name in declaration.endpoint_of.items():
             peer = self._registry.named(peer_name) if self._registry is not None else None

@@ -46,25 +46,29 @@ class ConditionFailed(Exception):
 
 
 def wait_for_condition(
-    condition: Callable[[], bool], config: PollingConfig | None = None, *,
+    condition: Callable[[], object], config: PollingConfig | None = None, *,
     raise_on_timeout: bool = True,
 ) -> bool:
-    """Poll until ``condition()`` returns True; an exception from it means "not yet".
+    """Poll until ``condition()`` returns a true value; an exception from it means "not yet".
 
-    :class:`ConditionFailed` propagates immediately, so a wait can fail fast (a crash loop, a
-    failed Job) instead of running into its timeout. It raises only if the condition was not
-    met within the timeout: checks are ``interval`` apart, and the last one is made at the
-    deadline itself (the wait before it is shortened), never one interval early. With
-    ``raise_on_timeout=False`` a timeout returns False instead (floe's own helper did so);
-    :class:`ConditionFailed` still propagates.
+    The data model's "poll until condition() returns True" is read as Python reads a
+    condition: any truthy result counts (a row, a non-empty list, a match object), not only
+    ``True``; the wait still returns ``True``. :class:`ConditionFailed` propagates
+    immediately, so a wait can fail fast (a crash loop, a failed Job) instead of running into
+    its timeout. It raises only if the condition was not met within the timeout: checks are
+    ``interval`` apart, and the last one is made at the deadline itself (the wait before it
+    is shortened), never one interval early. With ``raise_on_timeout=False`` a timeout
+    returns False instead (floe's own helper did so); :class:`ConditionFailed` still
+    propagates.
     """
+    __tracebackhide__ = True
     cfg = config or PollingConfig()
     start = time.monotonic()
     deadline = start + cfg.timeout
     retrying = Retrying(
         stop=lambda _: time.monotonic() >= deadline,
         wait=lambda _: max(0.0, min(cfg.interval, deadline - time.monotonic())),
-        retry=retry_if_result(lambda result: result is not True)
+        retry=retry_if_result(lambda result: not result)
         | retry_if_exception(lambda exc: not isinstance(exc, ConditionFailed)),
         reraise=False,
     )

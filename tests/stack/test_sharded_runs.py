@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import pykube
 import pytest
 
 from floe_testing.cluster.apply import MANAGED_BY_LABEL
+from floe_testing.cluster.artifacts import folder_name_of
 from floe_testing.polling import PollingConfig, wait_for_condition
 
 if TYPE_CHECKING:
@@ -170,6 +172,42 @@ def test_a_project_sharded_in_the_cluster_reports_what_a_local_run_reports(
     assert "test_deselected_by_k" not in output
     assert "1 failed, 5 passed, 1 skipped, 1 deselected" in output
     assert "[shard " in output, "the pods' own output is streamed with the shard's prefix"
+    assert _ours(floe_cluster.api) == []
+
+
+def test_a_sharded_run_leaves_the_failure_artifacts_of_its_tests(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    """``--floe-artifacts``: the outer run writes them for the tests its pods report failed
+    (the pods may not read other pods), and the run's state once; no secret in any file."""
+    project = _write(tmp_path / "project", {"test_db.py": """
+        def test_fails_with_postgres(postgres_connection):
+            with postgres_connection.cursor() as cur:
+                cur.execute("SELECT 1")
+            raise AssertionError("fails in its pod")
+
+
+        def test_passes():
+            pass
+    """})
+    artifacts = tmp_path / "artifacts"
+    run = _pytest([*IN_CLUSTER, f"--floe-artifacts={artifacts}"], project, _env(floe_cluster))
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-4000:]
+    failed = "test_db.py::test_fails_with_postgres"
+    folder = artifacts / "tests" / folder_name_of(failed)
+    # the test fails in its call; once (of five runs) its pod failed it in setup already
+    summary = (artifacts / "summary.txt").read_text()
+    assert re.fullmatch(rf"{re.escape(failed)} \((setup|call)\): tests/{folder.name}\n",
+                        summary), output[-6000:]
+    pods = list((folder / "floe-test" / "postgres" / "pods").iterdir())
+    assert pods, output[-4000:]
+    assert all((pod / "pod.yaml").is_file() and (pod / "postgres.log").read_text().strip()
+               for pod in pods)
+    assert "kind: Deployment" in (artifacts / "run" / "floe-test" / "objects.yaml").read_text()
+    written = "".join(p.read_text(errors="replace") for p in artifacts.rglob("*") if p.is_file())
+    assert "pg-stack-Qm7r2Kx9Lw" not in written  # the packaged stack's PostgreSQL password
+    assert f"pod logs, events and state of svc/postgres: {folder}" in output
     assert _ours(floe_cluster.api) == []
 
 

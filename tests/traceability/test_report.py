@@ -350,3 +350,17 @@ def test_summary_is_one_line_without_options_and_absent_without_markers(
     pytester.makepyfile(test_things="def test_plain():\n    pass\n")
     plain = pytester.runpytest("-p", "no:cacheprovider")
     assert "requirement traceability" not in plain.stdout.str()
+
+
+@pytest.mark.requirement("001-FR-026")
+def test_secret_ids_are_masked_alike_under_xdist(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker masks a parametrize id made of a secret the same way, so the controller's
+    terminal, JUnit and traceability report agree as in a serial run (the unit tier's
+    ``test_secret_masking.py`` runs it serially); and no channel leaks the secret."""
+    from support.secret_channels import run_channels
+
+    for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "POSTGRES_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    run_channels(pytester, monkeypatch, "-n", "2")

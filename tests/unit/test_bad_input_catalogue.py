@@ -475,6 +475,76 @@ def test_kubeconfig_unreachable_fails_fast(
     assert "using kind cluster" not in run.output
 
 
+@pytest.mark.requirement("001-FR-053")
+@pytest.mark.parametrize("content", ["", "# nothing but a comment\n"], ids=["empty", "comment"])
+def test_kubeconfig_empty(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, content: str
+) -> None:
+    path = pytester.path / "kubeconfig"
+    path.write_text(content)
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    run = run_failing(pytester, NEEDS_POSTGRES)
+    assert_names(run, f"KUBECONFIG names {path}, which is empty", "kubectl config view --raw")
+    assert "NoneType" not in run.output
+    assert not (pytester.path / ".pytest-kind").exists()
+
+
+@pytest.mark.requirement("001-FR-053", "001-FR-031")
+def test_wait_for_service_with_an_unreachable_kubeconfig_is_one_screen(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, closed_port: int
+) -> None:
+    """Called in a test's body, ``wait_for_service`` shows the test's line and its message,
+    not the plugin's frames down to the kubeconfig check."""
+    server = f"https://127.0.0.1:{closed_port}"
+    monkeypatch.setenv("KUBECONFIG", str(_kubeconfig(pytester.path / "kubeconfig", server)))
+    run = run_failing(pytester, """
+        from floe_testing import wait_for_service
+
+        def test_waits():
+            wait_for_service("postgres", 5432)
+            raise AssertionError("must not be reached")
+    """)
+    assert_names(run, "ServiceUnavailableError: service postgres:5432 in floe-test cannot be "
+                      "reached", "is unreachable", f"server {server}", "Connection refused")
+    for ours in ("polling.py", "service_directory.py", "session.py", "kubeconfig.py"):
+        assert ours not in run.output, run.output
+    assert TOKEN not in run.output
+
+
+@pytest.mark.requirement("001-FR-053")
+def test_a_failing_session_fixture_shows_every_test_the_same_screen(
+    pytester: pytest.Pytester
+) -> None:
+    """pytest caches a session fixture's error and raises it again for each later test: every
+    test gets the first one's screen, not a traceback through the plugin."""
+    pytester.makeconftest("""
+        import pytest
+        from floe_testing import PostgresConfig
+
+        @pytest.fixture(scope="session")
+        def postgres_config():
+            return PostgresConfig(host="127.0.0.1", port="not-a-port", password="pw-123456")
+    """)
+    run = run_failing(pytester, """
+        def test_one(postgres_connection):
+            raise AssertionError("must not be reached")
+
+        def test_two(postgres_connection):
+            raise AssertionError("must not be reached")
+
+        def test_three(postgres_connection):
+            raise AssertionError("must not be reached")
+    """)
+    assert_names(run, "Invalid PostgresConfig", "port [passed to PostgresConfig(port=...)]")
+    lines = run.result.outlines
+    headers = [i for i, line in enumerate(lines) if _HEADER.match(line)]
+    assert len(headers) == 3, run.output
+    blocks = ["\n".join(_error_block(lines[i:])) for i in headers]
+    assert blocks[0] == blocks[1] == blocks[2], run.output
+    assert "service_configs.py" not in run.output
+    assert "All traceback entries are hidden" not in run.output
+
+
 # -- 11-13, 15: kind ---------------------------------------------------------------------
 
 
@@ -619,6 +689,62 @@ def test_unwritable_traceability_report_fails_before_any_test(
                           f"--traceability-report={blocked / 'report.json'}")
     assert_names(run, "--traceability-report", "cannot be written", "choose another path")
     assert "passed" not in run.output
+
+
+@pytest.mark.requirement("001-FR-053")
+@pytest.mark.parametrize("where", ["proc", "file"])
+def test_failure_artifacts_directory_that_cannot_be_written(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    if where == "proc":
+        target, expected = "/proc/floe-artifacts", "creating a file in /proc fails"
+        monkeypatch.setenv("FLOE_ARTIFACTS", target)
+        args: tuple[str, ...] = ()
+        source = "env FLOE_ARTIFACTS"
+    else:
+        (pytester.path / "taken").write_text("a file where the directory should be")
+        target, expected = str(pytester.path / "taken" / "artifacts"), "is not a writable directory"
+        args, source = (f"--floe-artifacts={target}",), "--floe-artifacts"
+    run = run_usage_error(pytester, NEEDS_POSTGRES, *args)
+    assert_names(run, f"failure artifacts directory {target} (from {source}) cannot be "
+                      "written", expected, "Name another directory")
+    assert_no_cluster_work(pytester, run)
+
+
+@pytest.mark.requirement("001-FR-053", "001-FR-041")
+def test_traceability_report_where_no_file_can_be_created(pytester: pytest.Pytester) -> None:
+    """Under /proc no file can be created, root or not (``os.access`` says yes to root)."""
+    run = run_usage_error(pytester, "def test_plain():\n    assert True\n",
+                          "--traceability-report=/proc/floe-report.json")
+    assert_names(run, "--traceability-report /proc/floe-report.json cannot be written",
+                 "choose another path")
+    assert "passed" not in run.output
+
+
+@pytest.mark.requirement("001-FR-053", "001-FR-041")
+def test_traceability_report_that_cannot_be_written_at_the_end_says_why(
+    pytester: pytest.Pytester
+) -> None:
+    """The directory was fine at start and is gone at the end: the summary says the report
+    could not be written and why, instead of "report written to"."""
+    out = pytester.path / "out"
+    out.mkdir()
+    pytester.makepyfile(test_plain=f"""
+        import shutil
+
+        def test_replaces_the_directory_with_a_file():
+            shutil.rmtree({str(out)!r})
+            open({str(out)!r}, "w").close()
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider",
+                                           f"--traceability-report={out / 'report.json'}",
+                                           timeout=120)
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output
+    assert f"FAILED: the traceability report could not be written to {out / 'report.json'}" \
+        in output
+    assert "report written to" not in output
+    assert "Traceback" not in output
 
 
 # -- 5-7, 18: manifests against a real (small) Kubernetes API server ------------------------
@@ -838,6 +964,38 @@ def test_manifest_rejected_by_the_api_server(
                                         "/apis/apps/v1/namespaces/default/deployments"]
     assert api_server.calls("DELETE") == ["/api/v1/namespaces/default/services/web"]
     assert TOKEN not in run.output
+
+
+@pytest.mark.requirement("001-FR-053")
+def test_manifests_defining_one_object_twice(
+    pytester: pytest.Pytester, api_server: FakeApiServer
+) -> None:
+    """The last would silently win and its workload be awaited twice: both documents are
+    named before anything is applied."""
+    manifests = _manifests(pytester.path / "k8s", {
+        "web.yaml": """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: settings, namespace: default}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: default}
+            spec: {selector: {app: web}, ports: [{port: 80}]}
+        """,
+        "zz-copy.yaml": """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: default}
+            spec: {selector: {app: other}, ports: [{port: 80}]}
+        """,
+    })
+    run = run_failing(pytester, NEEDS_CLUSTER, "--kubeconfig", str(api_server.kubeconfig),
+                      "--floe-manifests", str(manifests))
+    assert_names(run, f"{manifests / 'web.yaml'} (document 1) and "
+                      f"{manifests / 'zz-copy.yaml'} (document 0) both define Service/web in "
+                      "namespace default", "--floe-extra-manifests")
+    assert api_server.calls("POST") == [], "nothing is applied when manifests disagree"
 
 
 # -- 14: port-forward refused --------------------------------------------------------------

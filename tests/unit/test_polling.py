@@ -13,6 +13,7 @@ from floe_testing.polling import (
     NotReady,
     PollingConfig,
     PollingTimeoutError,
+    ServiceUnavailableError,
     wait_for_condition,
     wait_for_service,
 )
@@ -227,3 +228,47 @@ def test_wait_for_service_keeps_a_custom_description(
                                                              description="the blob store"))
     assert "the blob store" in str(info.value)
     assert f"127.0.0.1:{closed_port}" in str(info.value)
+
+
+@pytest.mark.requirement("001-FR-030")
+@pytest.mark.parametrize("result", [("row", 1), ["a"], {"k": 1}, 3, "ready"],
+                         ids=["tuple", "list", "dict", "int", "str"])
+def test_a_truthy_result_counts_as_met(result: object) -> None:
+    """The data model's "poll until condition() returns True", read as Python reads a
+    condition: a row, a non-empty list, a match is a yes (the wait still returns True)."""
+    start = time.monotonic()
+    assert wait_for_condition(lambda: result, FAST) is True
+    assert time.monotonic() - start < 0.5
+
+
+@pytest.mark.requirement("001-FR-030")
+@pytest.mark.parametrize("result", [None, (), [], 0, ""], ids=["none", "tuple", "list", "zero",
+                                                               "str"])
+def test_a_falsy_result_means_not_yet(result: object) -> None:
+    with pytest.raises(PollingTimeoutError):
+        wait_for_condition(lambda: result, FAST)
+
+
+@pytest.mark.requirement("001-FR-031")
+def test_a_service_that_cannot_be_forwarded_fails_at_once_as_a_timeout_error(
+    cluster: TableCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No such Service in the cluster: kubectl says so at once, and so does the wait, as the
+    ``TimeoutError`` the data model promises (not after the timeout)."""
+    from floe_testing.cluster.port_forward import PortForwardError
+
+    kubectl_said = 'error: services "no-such-svc" not found'
+
+    def refuse(service: str, port: int, namespace: str) -> Endpoint:
+        raise PortForwardError(f"kubectl port-forward svc/{service} in {namespace} exited with "
+                               f"code 1: {kubectl_said}")
+
+    monkeypatch.setattr(cluster, "endpoint", refuse)
+    start = time.monotonic()
+    with pytest.raises(TimeoutError) as info:
+        wait_for_service("no-such-svc", 8080, namespace="floe-test",
+                         config=PollingConfig(timeout=30, interval=0.5))
+    assert time.monotonic() - start < 1
+    assert isinstance(info.value, ServiceUnavailableError)
+    assert str(info.value).startswith("service no-such-svc:8080 in floe-test cannot be reached")
+    assert kubectl_said in str(info.value)

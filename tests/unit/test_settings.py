@@ -257,3 +257,62 @@ def test_missing_kubectl_is_named(
         load_settings(pytester.parseconfigure())
     with pytest.raises(ConfigError, match=r"--kind-kubectl-bin names .*nope"):
         load_settings(pytester.parseconfigure(f"--kind-kubectl-bin={pytester.path / 'nope'}"))
+
+
+@pytest.mark.requirement("001-FR-004", "001-FR-009")
+def test_relative_paths_are_made_absolute_once_at_configure(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test that changes directory (``monkeypatch.chdir``) must not change which kubeconfig
+    and kubectl the run uses: the cluster is started on first need, later, and a forward's
+    kubectl is started again whenever it dies."""
+    for name in FLOE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    start = pytester.path
+    tools = pytester.mkdir("tools")
+    for name in ("kubectl", "kind"):
+        (tools / name).write_text("#!/bin/sh\n")
+        (tools / name).chmod(0o755)
+    (start / "kubeconfig").write_text("apiVersion: v1\n")
+    config = pytester.parseconfigure("--kubeconfig=kubeconfig", "--kind-kubectl-bin=tools/kubectl",
+                                     "--kind-bin=./tools/kind")
+    elsewhere = pytester.mkdir("elsewhere")
+    monkeypatch.chdir(elsewhere)  # as a test would, before the cluster is first needed
+    settings = load_settings(config)
+    assert settings.kubeconfig == start / "kubeconfig"
+    assert settings.kubectl == start / "tools" / "kubectl"
+    assert settings.kind_bin == str(start / "tools" / "kind")
+
+    monkeypatch.chdir(start)
+    monkeypatch.setenv("KUBECONFIG", "missing:kubeconfig")
+    config = pytester.parseconfigure(f"--kind-kubectl-bin={tools / 'kubectl'}")
+    monkeypatch.chdir(elsewhere)
+    assert load_settings(config).kubeconfig == start / "kubeconfig"
+
+
+@pytest.mark.requirement("001-FR-053")
+def test_failure_artifacts_directory_precedence(
+    settings_of: LoadSettings, monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester
+) -> None:
+    """``--floe-artifacts`` > ini ``floe_artifacts`` > env ``FLOE_ARTIFACTS`` (the ini's
+    relative to the rootdir, the others to where pytest started: here both are the same
+    directory); none named: no artifacts."""
+    assert settings_of().artifacts_dir is None
+    monkeypatch.setenv("FLOE_ARTIFACTS", "from-env")
+    assert settings_of().artifacts_dir == pytester.path / "from-env"
+    assert settings_of(ini="floe_artifacts = from-ini\n").artifacts_dir == \
+        pytester.path / "from-ini"
+    assert settings_of("--floe-artifacts=cli/dir", ini="floe_artifacts = from-ini\n") \
+        .artifacts_dir == pytester.path / "cli" / "dir"
+    assert not (pytester.path / "cli").exists() or (pytester.path / "cli").is_dir()
+    # started in a subdirectory: the ini's value stays relative to the rootdir, the option's
+    # and the env var's are relative to where pytest was started, as --junitxml is
+    sub = pytester.mkdir("sub")
+    monkeypatch.chdir(sub)
+    assert settings_of(ini="floe_artifacts = from-ini\n").artifacts_dir == \
+        pytester.path / "from-ini"
+    assert settings_of("--floe-artifacts=out").artifacts_dir == sub / "out"
+    monkeypatch.delenv("FLOE_ARTIFACTS")
+    pytester.makeini("[pytest]\n")
+    monkeypatch.setenv("FLOE_ARTIFACTS", "env-out")
+    assert settings_of().artifacts_dir == sub / "env-out"

@@ -445,7 +445,8 @@ def test_a_shard_may_report_only_its_own_tests_each_phase_once(
     config.pluginmanager.register(recorded, "recorded-reports")
     a, b, c = (item.nodeid for item in items)
     replay = ReportReplay(config, {i.nodeid: i for i in items}, SecretValues(),
-                          RecordedDurations(config), lambda item: [("svc/x", "its pods")])
+                          RecordedDurations(config),
+                          lambda item, phase: [("svc/x", f"its pods ({phase})")])
     shard = Shard(0, [a, b], "floe-shard-x-0", FrameDecoder(NONCE))
 
     def sent(nodeid: str, when: str, outcome: str = "passed") -> dict[str, object]:
@@ -473,7 +474,7 @@ def test_a_shard_may_report_only_its_own_tests_each_phase_once(
 
     assert recorded.seen == [(a, "setup", "passed"), (a, "call", "failed"),
                              (a, "teardown", "passed"), (a.split("::")[0], "collect", "failed")]
-    assert recorded.sections[f"{a}:call"] == [("svc/x", "its pods")], "a failure's diagnosis"
+    assert recorded.sections[f"{a}:call"] == [("svc/x", "its pods (call)")], "its diagnosis"
     assert shard.finished_tests == {a}
     replay.unfinished(shard, b, "its pod was OOM-killed")
     assert recorded.seen[-2:] == [(b, "call", "failed"), (b, "teardown", "passed")]

@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from floe_testing.cluster.port_forward import PortForward
+from floe_testing.cluster.port_forward import PortForward, PortForwardError
 from floe_testing.endpoint import Endpoint
+from floe_testing.errors import FloeTestingError
 
 if TYPE_CHECKING:
     from floe_testing.cluster.progress import Progress
@@ -33,7 +34,10 @@ class Forwards:
 
     def open(self, kubectl: Path, kubeconfig: Path,
              requirements: list[ServiceRequirement]) -> None:
-        """Start a forward per requirement not forwarded yet, in parallel."""
+        """Start a forward per requirement not forwarded yet, in parallel. When some cannot
+        start, those that did are kept (stopped with the others at the session's end; asked
+        for again, they are not started twice) and the failures are raised, in the order of
+        ``requirements``."""
         todo = [r for r in requirements if r not in self]
         if not todo:
             return
@@ -46,10 +50,21 @@ class Forwards:
 
         with ThreadPoolExecutor(max_workers=min(8, len(todo)),
                                 thread_name_prefix="floe-forward") as pool:
-            started = list(pool.map(start_one, todo))
-        for req, forward in zip(todo, started, strict=True):
+            futures = [pool.submit(start_one, req) for req in todo]
+        failures: list[BaseException] = []
+        for req, future in zip(todo, futures, strict=True):
+            error = future.exception()
+            if error is not None:
+                failures.append(error)
+                continue
+            forward = future.result()
             self.by_key[key_of(req)] = forward
             self.progress.line(f"forwarded {forward} -> 127.0.0.1:{forward.local_port}")
+        if not failures:
+            return
+        if len(failures) > 1 and all(isinstance(e, FloeTestingError) for e in failures):
+            raise PortForwardError("\n".join(str(e) for e in failures))
+        raise failures[0]
 
     def endpoint(self, requirement: ServiceRequirement) -> Endpoint:
         """The forward's address, once its kubectl forwards (a restart may be under way)."""

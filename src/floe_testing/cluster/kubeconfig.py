@@ -14,6 +14,9 @@ import yaml
 from floe_testing.errors import ConfigError, InfrastructureError
 
 REACHABILITY_TIMEOUT = 5.0
+_WHAT_A_KUBECONFIG_IS = ("A kubeconfig has apiVersion: v1, kind: Config, clusters, contexts, "
+                         "users and current-context; `kind get kubeconfig` or `kubectl config "
+                         "view --raw` print one.")
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,11 @@ class ClusterAccess:
         return f"context {self.context!r} (server {self.server})"
 
 
-def first_kubeconfig_path(value: str) -> Path:
-    """The first existing entry of a ``KUBECONFIG``-style path list (kubectl merges them)."""
-    entries = [Path(p).expanduser() for p in value.split(os.pathsep) if p]
+def first_kubeconfig_path(value: str, base: Path | None = None) -> Path:
+    """The first existing entry of a ``KUBECONFIG``-style path list (kubectl merges them);
+    relative entries are taken relative to ``base`` (default: the current directory)."""
+    entries = [(base or Path.cwd()) / Path(p).expanduser() for p in value.split(os.pathsep)
+               if p]
     for entry in entries:
         if entry.exists():
             return entry
@@ -45,6 +50,14 @@ def load_kubeconfig(path: Path, named_by: str, context: str | None = None) -> py
         raise ConfigError(f"{named_by} names {path}, which is a directory, not a kubeconfig file.")
     if not path.is_file():
         raise ConfigError(f"{named_by} names {path}, which does not exist.")
+    try:
+        empty = yaml.safe_load(path.read_bytes()) is None
+    except (OSError, yaml.YAMLError):
+        empty = False  # said below, with pykube's reading of it
+    if empty:
+        raise ConfigError(
+            f"{named_by} names {path}, which is empty (no YAML document in it). "
+            f"{_WHAT_A_KUBECONFIG_IS}")
     try:
         config = pykube.KubeConfig.from_file(str(path))
     except OSError as exc:
@@ -64,9 +77,8 @@ def load_kubeconfig(path: Path, named_by: str, context: str | None = None) -> py
     if missing:
         raise ConfigError(
             f"{named_by} names {path}, which is YAML but not a kubeconfig: it lacks "
-            f"{', '.join(missing)} (a kubeconfig has apiVersion: v1, kind: Config, clusters, "
-            "contexts, users and current-context; `kind get kubeconfig` or `kubectl config "
-            "view --raw` print one).")
+            f"{', '.join(missing)} ({_WHAT_A_KUBECONFIG_IS[0].lower()}"
+            f"{_WHAT_A_KUBECONFIG_IS[1:-1]}).")
     if context is not None:
         try:
             config.set_current_context(context)

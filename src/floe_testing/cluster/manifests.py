@@ -123,6 +123,7 @@ def load_manifests(directory: Path, render: RenderSettings | None = None) -> lis
     docs: list[ManifestDoc] = []
     for path, rendered in _sources(directory):
         docs.extend(render_directory(path, render) if rendered else _load_file(path))
+    _refuse_duplicates(docs)
     return docs
 
 
@@ -148,6 +149,23 @@ def _sources(directory: Path) -> list[tuple[Path, bool]]:
 
     walk(directory)
     return sorted(found)
+
+
+def _refuse_duplicates(docs: list[ManifestDoc]) -> None:
+    """Two documents of one directory defining the same object (kind, namespace, name) are a
+    mistake: applied one after the other, the last would silently win, and its workload
+    would be awaited twice. Replacing a document is what an extra directory is for."""
+    seen: dict[tuple[str, str, str], ManifestDoc] = {}
+    for doc in docs:
+        first = seen.setdefault((doc.kind, doc.namespace or "default", doc.name), doc)
+        if first is not doc:
+            where = f" in namespace {doc.namespace}" if doc.namespace else ""
+            raise ManifestError(
+                f"{first.path} (document {first.index}) and {doc.path} (document {doc.index}) "
+                f"both define {doc.kind}/{doc.name}{where}: applied one after the other, the "
+                "last would silently replace the first. Keep one of them; to replace an object "
+                "of the stack, put yours in a directory of its own and name it with "
+                "--floe-extra-manifests.")
 
 
 def load_layers(base: Path, extras: Iterable[Path] = (),

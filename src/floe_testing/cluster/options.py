@@ -34,6 +34,7 @@ CHART_NAMESPACE = Setting("--floe-chart-namespace", "floe_chart_namespace",
 HELM_BIN = Setting("--floe-helm-bin", "floe_helm_bin")
 KIND_CONFIG = Setting("--kind-config", "floe_kind_config", "FLOE_KIND_CONFIG",
                       option_dest="floe_kind_config")
+ARTIFACTS = Setting("--floe-artifacts", "floe_artifacts", "FLOE_ARTIFACTS")
 
 DEFAULT_CLUSTER_NAME = "floe-test"
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
@@ -72,6 +73,12 @@ def add_options(parser: pytest.Parser, *, pytest_kind_blocked: bool = False) -> 
                          f"floe_ready_timeout, env FLOE_READY_TIMEOUT; default "
                          f"{DEFAULT_READY_TIMEOUT:.0f})")
     _add_own_stack_options(parser)
+    group.addoption(ARTIFACTS.option, dest=ARTIFACTS.dest, metavar="DIR", default=None,
+                    help="write the cluster side of failures to DIR for CI to upload: per "
+                         "failed test that used cluster services, its services' pod logs "
+                         "(previous containers' too), events and object state; the whole "
+                         "stack's once when the run fails; secrets masked (ini "
+                         "floe_artifacts, env FLOE_ARTIFACTS)")
     parser.addini(MANIFESTS.ini, "directory of manifests, relative to rootdir")
     parser.addini(EXTRA_MANIFESTS.ini, "more manifests directories, one per line",
                   type="linelist")
@@ -80,6 +87,7 @@ def add_options(parser: pytest.Parser, *, pytest_kind_blocked: bool = False) -> 
     parser.addini(IMAGE_OVERRIDES.ini, "image overrides, one FROM=TO per line", type="linelist")
     parser.addini(READY_TIMEOUT.ini, "seconds each workload may take to become ready")
     parser.addini(CLUSTER_NAME.ini, "kind cluster name (default floe-test)")
+    parser.addini(ARTIFACTS.ini, "directory for failure artifacts, relative to the rootdir")
 
 
 def _add_own_stack_options(parser: pytest.Parser) -> None:

@@ -19,6 +19,10 @@ from floe_testing.cluster.interrupts import finishing_before_interrupts, hold_cl
 from floe_testing.errors import FloeTestingError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pykube
+
     from floe_testing.cluster.session import ClusterSession
     from floe_testing.cluster.settings import ClusterSettings
     from floe_testing.service_requirement import ServiceRequirement
@@ -51,6 +55,106 @@ def cluster_session(config: pytest.Config) -> ClusterSession:
             on_secret=config.stash[SECRET_VALUES].add_secret_data)
         config.stash[CLUSTER_SESSION] = session
     return session
+
+
+def prepare_failure_artifacts(config: pytest.Config) -> None:
+    """With ``--floe-artifacts``: the run's artifacts writer (the process that starts the run
+    empties a previous run's files first). Never in a shard pod: the outer run writes."""
+    settings = config.stash[SETTINGS]
+    if settings.artifacts_dir is None or settings.stack_provided:
+        return
+    from floe_testing.cluster.artifacts import ARTIFACTS, FailureArtifacts
+    from floe_testing.redaction import SECRET_VALUES
+
+    artifacts = FailureArtifacts(settings.artifacts_dir, config.stash[SECRET_VALUES].redact)
+    if not hasattr(config, "workerinput"):
+        try:
+            artifacts.prepare()
+        except OSError as exc:
+            raise FloeTestingError(f"failure artifacts directory {settings.artifacts_dir} "
+                                   f"cannot be prepared: {exc}") from None
+    config.stash[ARTIFACTS] = artifacts
+
+
+def failed_test_sections(config: pytest.Config, nodeid: str, phase: str,
+                         requirements: Iterable[ServiceRequirement]) -> list[tuple[str, str]]:
+    """For a test that failed using services: a report section per service with its pods'
+    diagnosis, and with ``--floe-artifacts`` its artifacts written, and a section saying
+    where. Nothing before the cluster has started, nor in a shard pod."""
+    session = config.stash.get(CLUSTER_SESSION, None)
+    if session is None:
+        return []
+    requirements = list(requirements)
+    sections = session.diagnosis_sections(requirements)
+    from floe_testing.cluster.artifacts import ARTIFACTS
+
+    artifacts = config.stash.get(ARTIFACTS, None)
+    if artifacts is None or not session.started:
+        return sections
+    served = [r for r in requirements if session.serves(r)]
+    if not served:
+        return sections
+    try:
+        folder = artifacts.for_test(session.api, nodeid, phase, served)
+    except Exception as exc:  # noqa: BLE001 - artifacts never hide the failure
+        return [*sections, ("floe-testing: artifacts",
+                            f"could not be written: {type(exc).__name__}: {exc}")]
+    names = ", ".join(f"svc/{r.name}" for r in served)
+    return [*sections, ("floe-testing: artifacts",
+                        f"pod logs, events and state of {names}: {folder}")]
+
+
+def write_run_artifacts(session: pytest.Session) -> None:
+    """With ``--floe-artifacts`` and a failed run: the stack's state, once, before the
+    cluster goes (the serial run's session, or the xdist controller through the cluster the
+    workers recorded)."""
+    from floe_testing.cluster.artifacts import ARTIFACTS
+
+    config = session.config
+    artifacts = config.stash.get(ARTIFACTS, None)
+    ok = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    if (artifacts is None or hasattr(config, "workerinput")
+            or (session.exitstatus in ok and not session.testsfailed)):
+        return
+    settings = config.stash[SETTINGS]
+    from floe_testing.cluster.progress import Progress
+
+    progress = Progress(config)
+    try:
+        api = _api_of_run(config)
+        if api is None:
+            return
+        from floe_testing.cluster.manifests import components, load_layers
+
+        docs = load_layers(settings.manifests_dir, settings.extra_manifests)
+        with progress.step(f"failure artifacts of the run to {artifacts.directory}"):
+            artifacts.for_run(api, docs, components(docs),
+                              f"exit status {int(session.exitstatus)}, {session.testsfailed} "
+                              "failed test(s); manifests from "
+                              f"{settings.manifests_source}: {settings.manifests_dir}")
+    except Exception as exc:  # noqa: BLE001 - artifacts never change how the run ends
+        progress.line(f"failure artifacts of the run could not be written: "
+                      f"{type(exc).__name__}: {exc}")
+
+
+def _api_of_run(config: pytest.Config) -> pykube.HTTPClient | None:
+    """A client of the run's cluster, if one was used: this process's session, or (xdist
+    controller) the cluster the workers recorded."""
+    session = config.stash.get(CLUSTER_SESSION, None)
+    if session is not None:
+        return session.api if session.started else None
+    run_dir = config.stash.get(_RUN_DIR, None)
+    if run_dir is None:
+        return None
+    from floe_testing.cluster.kubeconfig import connect, connect_in_cluster
+    from floe_testing.cluster.shared_run import SharedRun
+
+    record = SharedRun(run_dir).cluster()
+    if record is None:
+        return None
+    access = (connect(Path(record.kubeconfig), record.source or "kubeconfig")
+              if record.kubeconfig else connect_in_cluster())
+    return access.api
 
 
 def end_cluster_session(config: pytest.Config) -> bool:

@@ -163,7 +163,10 @@ class ClusterSession:
         with self._shared_lock():
             self.stack.bring_up(access.api, reqs)
         if expose and not self.settings.in_cluster:
-            self._forwards.open(self.settings.kubectl, access.path, reqs)
+            try:
+                self._forwards.open(self.settings.kubectl, access.path, reqs)
+            finally:  # a service whose forward started is ready, whatever happened to others
+                self._provisioned.update(r for r in reqs if r in self._forwards)
         self._provisioned.update(reqs)
 
     def provision_component(self, name: str) -> pykube.HTTPClient:
@@ -187,6 +190,10 @@ class ClusterSession:
         if self.settings.in_cluster:
             return Endpoint(dns_name(service, namespace), port, "the Service's DNS name", "dns")
         return self._forwards.endpoint(req)
+
+    def serves(self, requirement: ServiceRequirement) -> bool:
+        """True once this session brought the service up (a service given by env is not)."""
+        return requirement in self._provisioned
 
     def secret_data(self, name: str, namespace: str) -> Mapping[str, str]:
         """Decoded data of a Secret, read from the cluster (the manifests own the values)."""

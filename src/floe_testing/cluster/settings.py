@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import pytest
 
 from floe_testing.cluster.options import (
+    ARTIFACTS,
     CHART_NAMESPACE,
     CHART_SET,
     CHART_VALUES,
@@ -38,6 +39,7 @@ from floe_testing.option_values import (
     positive_number,
     resolved,
 )
+from floe_testing.writable import cannot_create_under
 
 if TYPE_CHECKING:
     from floe_testing.cluster.charts import ChartValues, RenderSettings
@@ -60,6 +62,8 @@ class ClusterSettings(NamedTuple):  # a NamedTuple: made on every run, cheaper t
     load_images: tuple[str, ...] = ()
     image_overrides: Mapping[str, str] = MappingProxyType({})
     ready_timeout: float = DEFAULT_READY_TIMEOUT
+    #: where failure artifacts go (``--floe-artifacts``); None: nowhere
+    artifacts_dir: Path | None = None
 
     in_cluster: bool = False
     #: in a shard pod of ``--floe-in-cluster``: the stack is the outer run's, never applied or
@@ -117,11 +121,19 @@ def parse_image_overrides(entries: Iterable[str], source: str) -> dict[str, str]
     return mapping
 
 
+def _path(config: pytest.Config, value: object) -> Path:
+    """A path given on the command line or in an env var, made absolute against the directory
+    pytest was started in, once: a test that changes directory must not change which kubectl
+    or kubeconfig a later step (a forward restarting, the cluster started on first need)
+    uses."""
+    return config.invocation_params.dir / Path(str(value)).expanduser()
+
+
 def find_kubectl(config: pytest.Config) -> Path:
     """kubectl: ``--kind-kubectl-bin``, else the one on PATH; a clear error when none."""
     named = _opt(config, "kind_kubectl_bin")
     if named:
-        path = Path(str(named))
+        path = _path(config, named)
         if not path.is_file():
             raise ConfigError(f"--kind-kubectl-bin names {path}, which does not exist")
         return path
@@ -160,6 +172,22 @@ def _existing_dir(path: Path, source: str, what: str) -> Path:
     if not path.is_dir():
         raise ConfigError(f"{what} {path} does not exist (from {source}); fix the path or "
                           "remove the setting.")
+    return path
+
+
+def _artifacts_dir(config: pytest.Config, rootdir: Path) -> Path | None:
+    """Where failure artifacts go (command line > ini > env), an output like ``--junitxml``:
+    relative to the directory pytest was started in (the ini's: to the rootdir); it must be
+    a directory that can be created or written to. None: no artifacts."""
+    given = first_given(config, ARTIFACTS)
+    if given is None:
+        return None
+    base = rootdir if given.source.startswith("ini") else config.invocation_params.dir
+    path = base / Path(str(given.value)).expanduser()
+    problem = f"{path} is a file" if path.is_file() else cannot_create_under(path / "summary.txt")
+    if problem is not None:
+        raise ConfigError(f"failure artifacts directory {path} (from {given.source}) cannot be "
+                          f"written: {problem}. Name another directory.")
     return path
 
 
@@ -245,10 +273,12 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
     kubeconfig: Path | None = None
     source: str | None = None
     if named_kubeconfig:
-        kubeconfig, source = Path(str(named_kubeconfig)), "--kubeconfig"
+        kubeconfig, source = _path(config, named_kubeconfig), "--kubeconfig"
     elif os.environ.get("KUBECONFIG"):
         from floe_testing.cluster.kubeconfig import first_kubeconfig_path
-        kubeconfig, source = first_kubeconfig_path(os.environ["KUBECONFIG"]), "KUBECONFIG"
+        kubeconfig = first_kubeconfig_path(os.environ["KUBECONFIG"],
+                                           config.invocation_params.dir)
+        source = "KUBECONFIG"
 
     named = first_given(config, CLUSTER_NAME)
     if named is not None and named.value == PYTEST_KIND_DEFAULT_NAME:  # pytest-kind's default
@@ -289,7 +319,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         kubeconfig=kubeconfig,
         kubeconfig_source=source,
         kind_image_option=str(_opt(config, "kind_image") or "") or None,
-        kind_bin=str(kind_bin) if kind_bin else None,
+        kind_bin=str(_path(config, kind_bin)) if kind_bin else None,
         kubectl=find_kubectl(config) if resolve_kubectl else Path("kubectl"),
         manifests_dir=manifests_dir,
         manifests_source=manifests_source,
@@ -297,6 +327,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         load_images=load_images,
         image_overrides=overrides,
         ready_timeout=ready_timeout,
+        artifacts_dir=_artifacts_dir(config, rootdir),
         in_cluster=in_cluster,
         stack_provided=stack_provided,
         state_dir=rootdir / ".pytest-kind",

@@ -21,7 +21,8 @@ from floe_testing.in_cluster.shards import Shard
 from floe_testing.redaction import SecretValues
 
 _PHASES = ("setup", "call", "teardown")
-Diagnosis = Callable[[pytest.Item], list[tuple[str, str]]]
+#: a failed test's report sections, given the test and the phase it failed in
+Diagnosis = Callable[[pytest.Item, str], list[tuple[str, str]]]
 
 
 class ReportReplay:
@@ -55,7 +56,7 @@ class ReportReplay:
         self._localise(report)
         item = self.items.get(report.nodeid)
         if report.failed and report.when in ("setup", "call") and item is not None:
-            report.sections.extend(self.diagnosis(item))
+            report.sections.extend(self.diagnosis(item, report.when))
         self.secrets.redact_report(report)
         shard.reported.add((report.nodeid, report.when))
         if report.nodeid not in shard.started_tests:

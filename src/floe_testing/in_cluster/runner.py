@@ -101,7 +101,9 @@ class InClusterRun:
                 # known here too, so a pod's line that prints one is masked
                 data = self.cluster.secret_data(declaration.secret, declaration.namespace)
                 self.secrets.add(*(data[k] for k in declaration.credentials.values()
-                                   if k in data))
+                                   if k in data),
+                                 source=f"the Secret {declaration.namespace}/"
+                                        f"{declaration.secret}")
         durations = self.durations.of(self.items)
         groups = split(list(self.items), self.settings.shards, durations)
         self.progress.line(
@@ -178,9 +180,13 @@ class InClusterRun:
         of_object(self.cluster.api, obj).create()
         self.created.append(obj)
 
-    def _diagnosis(self, item: pytest.Item) -> list[tuple[str, str]]:
-        """The services' pods for a failed test (the shards may not read them)."""
-        return self.cluster.diagnosis_sections(needed_services([item], self.config.stash[SERVICES]))
+    def _diagnosis(self, item: pytest.Item, phase: str) -> list[tuple[str, str]]:
+        """The services' pods for a failed test (the shards may not read them), and its
+        failure artifacts (``--floe-artifacts``)."""
+        from floe_testing.cluster.run import failed_test_sections
+
+        return failed_test_sections(self.config, item.nodeid, phase,
+                                    needed_services([item], self.config.stash[SERVICES]))
 
     # -- following the pods ------------------------------------------------------------
 

@@ -89,6 +89,8 @@ class TraceabilityPlugin:
         self.outcomes: dict[str, Outcome] = {}
         self.report: TraceabilityReport | None = None
         self.gate_failures: list[str] = []
+        #: why the report could not be written (the summary says it instead of "written")
+        self.write_error: str | None = None
         self._flagged: set[str] = set()
 
     # -- markers ------------------------------------------------------------------------------
@@ -200,8 +202,9 @@ class TraceabilityPlugin:
             try:
                 report.write(self.settings.report_path)
             except OSError as exc:  # checked at start; the disk may still say no
-                failures.append(f"the traceability report could not be written to "
-                                f"{self.settings.report_path}: {exc.strerror or exc}")
+                self.write_error = (f"the traceability report could not be written to "
+                                    f"{self.settings.report_path}: {exc.strerror or exc}")
+                failures.append(self.write_error)
         if report.threshold_met is False:
             failures.append(
                 f"requirement coverage {report.coverage_percentage:.2f}% is below the "
@@ -222,4 +225,4 @@ class TraceabilityPlugin:
         from floe_testing.traceability.summary import write_summary
 
         write_summary(terminalreporter, self.report, self.settings, self.spec, self.data.claims,
-                      verbose=self.config.get_verbosity() > 0)
+                      verbose=self.config.get_verbosity() > 0, write_error=self.write_error)

@@ -21,7 +21,6 @@ Command line                           ini (same meaning)
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -161,15 +160,15 @@ def parse_threshold(raw: str, source: str) -> float:
 
 def check_writable(path: Path, source: str) -> None:
     """Fail now, not after every test ran, when the report could not be written there."""
+    from floe_testing.writable import cannot_create_under
+
     if path.is_dir():
         raise pytest.UsageError(f"{source} {path} is a directory; name a file, e.g. "
                                 f"{path / 'traceability.json'}")
-    existing = path.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise pytest.UsageError(f"{source} {path} cannot be written: {existing} is not a "
-                                "writable directory; choose another path")
+    problem = cannot_create_under(path)
+    if problem is not None:
+        raise pytest.UsageError(f"{source} {path} cannot be written: {problem}; choose "
+                                "another path")
 
 
 REPORT = Setting("--traceability-report")

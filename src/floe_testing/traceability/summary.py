@@ -17,8 +17,10 @@ _SHORT_LIST = 10
 
 def write_summary(tr: pytest.TerminalReporter, report: TraceabilityReport,
                   settings: TraceabilitySettings, spec: Spec | None,
-                  claims: dict[str, list[str]], *, verbose: bool) -> None:
-    """Requirements covered / total and what is missing; one line if nothing was asked."""
+                  claims: dict[str, list[str]], *, verbose: bool,
+                  write_error: str | None = None) -> None:
+    """Requirements covered / total and what is missing; one line if nothing was asked.
+    ``write_error``: why the report could not be written (said instead of "written to")."""
     if not settings.any_requested:
         tr.write_sep("-", "requirement traceability")
         tr.write_line(
@@ -81,7 +83,9 @@ def write_summary(tr: pytest.TerminalReporter, report: TraceabilityReport,
         )
         for finding in report.sleep_violations:
             tr.write_line(f"  {finding}")
-    if settings.report_path is not None:
+    if write_error is not None:
+        tr.write_line(f"FAILED: {write_error}", red=True, bold=True)
+    elif settings.report_path is not None:
         tr.write_line(f"report written to {settings.report_path}")
 
 
