@@ -31,11 +31,12 @@ from pytest_kind import KindCluster
 
 from floe_testing.cluster.kind_binary import KIND_NODE_IMAGE
 from floe_testing.cluster.kubeconfig import connect
-from floe_testing.cluster.manifests import WORKLOAD_KINDS, load_manifests, with_image_overrides
+from floe_testing.cluster.manifests import WORKLOAD_KINDS, with_image_overrides
 from floe_testing.cluster.port_forward import PortForward
 from floe_testing.cluster.progress import Progress
 from floe_testing.cluster.session import ClusterSession
 from floe_testing.cluster.settings import ClusterSettings
+from floe_testing.cluster.sources import load_manifests
 from floe_testing.polling import NotReady, PollingConfig, wait_for_condition
 from floe_testing.service_requirement import ServiceRequirement
 from floe_testing.services import builtin_services

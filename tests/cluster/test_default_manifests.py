@@ -12,7 +12,8 @@ import pykube
 import pytest
 
 from floe_testing.cluster.apply import apply_document, dry_run
-from floe_testing.cluster.manifests import apply_order, load_manifests
+from floe_testing.cluster.manifests import apply_order
+from floe_testing.cluster.sources import load_manifests
 from floe_testing.stack import PACKAGED_MANIFESTS
 
 from .conftest import cluster_args, port_forward_pids

@@ -28,7 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from floe_testing.cluster.manifests import images, load_manifests
+from floe_testing.cluster.manifests import images
+from floe_testing.cluster.sources import load_manifests
 from floe_testing.stack import PACKAGED_MANIFESTS
 
 HERE = Path(__file__).resolve().parent

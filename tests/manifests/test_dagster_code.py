@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from floe_testing.cluster.manifests import load_manifests
+from floe_testing.cluster.sources import load_manifests
 from floe_testing.polling import ConditionFailed, NotReady, PollingConfig, wait_for_condition
 from floe_testing.services.dagster.helper import run_dagster_job
 from floe_testing.stack import PACKAGED_MANIFESTS

@@ -20,9 +20,9 @@ from floe_testing.cluster.manifests import (
     WORKLOAD_KINDS,
     ManifestDoc,
     components,
-    load_manifests,
     with_dependencies,
 )
+from floe_testing.cluster.sources import load_manifests
 from floe_testing.endpoint import DEFAULT_K8S_NAMESPACE
 from floe_testing.services import builtin_services
 from floe_testing.services.configs import config_class

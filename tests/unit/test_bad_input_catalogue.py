@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 
 from floe_testing.cluster.kind_binary import KIND_SHA256, KIND_VERSION, _platform
-from floe_testing.cluster.manifests import ManifestError, load_manifests
+from floe_testing.cluster.manifests import ManifestError
 from floe_testing.cluster.port_forward import PortForward, PortForwardError
+from floe_testing.cluster.sources import load_manifests
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("clean_service_env")]
 

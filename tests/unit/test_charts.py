@@ -31,9 +31,8 @@ from floe_testing.cluster.manifests import (
     ManifestDoc,
     ManifestError,
     components,
-    load_layers,
-    load_manifests,
 )
+from floe_testing.cluster.sources import load_layers, load_manifests
 
 pytestmark = pytest.mark.unit
 

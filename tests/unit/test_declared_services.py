@@ -2,9 +2,9 @@
 get: config and client fixtures with the names it chose, its env endpoint, its credentials
 masked, ``ServiceRequirement``/``IntegrationTestBase`` working for it, its client library named
 when missing, one-screen errors when it does not answer (bounded in time), a helper usable
-without pytest. The built-ins are declared the same way, and every list of them is derived:
-a test fails when one is missing anywhere. (Its cluster paths: forward, DNS in a pod,
-``--floe-in-cluster``: tests/cluster and tests/stack.)"""
+without pytest. The built-ins are declared the same way, and every list of them is derived: a
+test fails when one is missing anywhere. (Under xdist: tests/integration; its cluster paths,
+forward, DNS in a pod, ``--floe-in-cluster``: tests/cluster and tests/stack.)"""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_a_declared_service_gets_its_fixtures_its_env_endpoint_and_its_secret_ma
     assert "kind cluster" not in output, "an env endpoint needs no cluster"
 
 
-def test_without_a_client_the_fixture_is_the_checked_endpoint_and_a_test_module_may_declare(
+def test_without_a_client_the_fixture_is_the_checked_endpoint_and_a_module_may_declare(
         pytester: pytest.Pytester, clean_service_env: pytest.MonkeyPatch,
         echo_server: int) -> None:
     _env(clean_service_env, echo_server)
@@ -135,7 +135,7 @@ def test_without_a_client_the_fixture_is_the_checked_endpoint_and_a_test_module_
             assert echo_endpoint.url.startswith("http://127.0.0.1:")
             assert type(echo_endpoint).__name__ == "EchoConfig"
     """)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", timeout=LIMIT)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=LIMIT)
     result.assert_outcomes(passed=1)
 
 

@@ -18,13 +18,12 @@ from floe_testing.cluster.manifests import (
     apply_order,
     components,
     images,
-    load_layers,
-    load_manifests,
     rewrite_image,
     with_dependencies,
     with_image_overrides,
 )
 from floe_testing.cluster.settings import parse_image_overrides
+from floe_testing.cluster.sources import load_layers, load_manifests
 from floe_testing.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -385,7 +384,8 @@ def test_desired_object_is_labelled_and_overridden() -> None:
 def test_a_changed_config_map_changes_the_workloads_that_read_it() -> None:
     """Replacing the Dagster code location on a running stack must restart the webserver:
     its pod template carries the digest of what it reads, so its applied hash changes."""
-    from floe_testing.cluster.manifests import CONFIG_DIGEST_ANNOTATION, load_layers
+    from floe_testing.cluster.manifests import CONFIG_DIGEST_ANNOTATION
+    from floe_testing.cluster.sources import load_layers
     from floe_testing.stack import PACKAGED_MANIFESTS
 
     examples = Path(__file__).resolve().parents[2] / "examples" / "stack"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from floe_testing.cluster.manifests import ManifestDoc, ManifestError, checked_document
+from floe_testing.cluster.origins import Hook, Origin
 
 HOOK_ANNOTATION = "helm.sh/hook"
 HOOK_WEIGHT_ANNOTATION = "helm.sh/hook-weight"
@@ -38,20 +39,6 @@ CLUSTER_SCOPED_KINDS = frozenset({
 })
 RENDER_TIMEOUT = 120.0
 _TEMPLATE_FILE = re.compile(r"([\w.-]+/(?:charts/[\w.-]+/)*templates/[^\s:()\"]+)")
-
-
-@dataclass(frozen=True)
-class Hook:
-    """A document's Helm hook annotations, read as Helm reads them."""
-
-    events: tuple[str, ...]
-    weight: int = 0
-    #: as annotated; none means Helm's default, ``before-hook-creation``
-    delete_policies: tuple[str, ...] = ()
-
-    @property
-    def policies(self) -> tuple[str, ...]:
-        return self.delete_policies or ("before-hook-creation",)
 
 
 @dataclass(frozen=True)
@@ -82,18 +69,6 @@ class RenderSettings:
 
             self._helm = resolve_helm_binary(self.helm_bin).path
         return self._helm
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a rendered component came from: a chart release or a kustomization."""
-
-    kind: str  # "chart" | "kustomize"
-    name: str
-    path: Path
-    namespace: str
-    #: ``name-version`` of a chart
-    chart: str = ""
 
 
 def is_chart_dir(path: Path) -> bool:
@@ -260,18 +235,6 @@ def release_namespaces(docs: list[ManifestDoc]) -> None:
             "metadata": {"name": origin.namespace}}, component_name=origin.name, origin=origin))
 
 
-def render_directory(path: Path, render: RenderSettings | None) -> list[ManifestDoc]:
-    """A chart directory, packaged chart or kustomization, rendered."""
-    if render is None:
-        raise ManifestError(f"{path} is a chart or kustomization; this caller reads plain "
-                            "manifests only")
-    from floe_testing.cluster.kustomize import is_kustomization, render_kustomization
-
-    if is_kustomization(path):
-        return render_kustomization(path, render)
-    return render_chart(path, render)
-
-
 def check_chart_settings(docs: list[ManifestDoc], render: RenderSettings | None) -> None:
     """Every chart named by a values, set or namespace setting exists among the manifests."""
     if render is None:
@@ -288,4 +251,4 @@ def check_chart_settings(docs: list[ManifestDoc], render: RenderSettings | None)
 
 __all__ = ["ChartValues", "Hook", "Origin", "RenderSettings",
            "check_chart_settings", "is_chart_dir", "parse_hook", "release_namespaces",
-           "render_chart", "render_directory"]
+           "render_chart"]

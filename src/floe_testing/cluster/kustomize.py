@@ -34,7 +34,8 @@ def render_kustomization(path: Path, render: RenderSettings) -> list[ManifestDoc
     (the kustomization's own ``namespace:`` wins), as a chart's do."""
     import yaml
 
-    from floe_testing.cluster.charts import Origin, namespaced
+    from floe_testing.cluster.charts import namespaced
+    from floe_testing.cluster.origins import Origin
 
     source = kustomization_file(path)
     assert source is not None

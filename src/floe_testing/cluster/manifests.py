@@ -1,4 +1,6 @@
-"""Reading the manifests directory: documents, their order, components and image overrides."""
+"""Manifest documents: one file's documents read and checked, their order, components, config
+digests and image overrides (where the documents come from, plain files or rendered charts
+and kustomizations: ``sources``)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from floe_testing.errors import ConfigError, FloeTestingError
+from floe_testing.errors import FloeTestingError
 
 if TYPE_CHECKING:
-    from floe_testing.cluster.charts import Hook, Origin, RenderSettings
+    from floe_testing.cluster.origins import Hook, Origin
 
 #: Apply order: what others refer to first (kinds not listed go just before workloads).
 KIND_ORDER = [
@@ -109,88 +111,6 @@ class Component:
                 yield doc.name, doc.namespace, ports
 
 
-def load_manifests(directory: Path, render: RenderSettings | None = None) -> list[ManifestDoc]:
-    """Every document of every ``*.yaml``/``*.yml`` under ``directory``, sorted by file name;
-    a chart (``Chart.yaml``, a packaged ``.tgz``) or kustomization found there, or
-    ``directory`` itself being one, is rendered into one component (``cluster.charts``)."""
-    if not directory.is_dir():
-        raise ConfigError(
-            f"Manifests directory {directory} does not exist (set --floe-manifests or the "
-            "floe_manifests ini option)."
-        )
-    from floe_testing.cluster.charts import render_directory
-
-    docs: list[ManifestDoc] = []
-    for path, rendered in _sources(directory):
-        docs.extend(render_directory(path, render) if rendered else _load_file(path))
-    _refuse_duplicates(docs)
-    return docs
-
-
-def _sources(directory: Path) -> list[tuple[Path, bool]]:
-    """Plain YAML files and rendered components (charts, kustomizations) under ``directory``,
-    by path; nothing inside a chart or kustomization is read as a plain file."""
-    from floe_testing.cluster.charts import chart_archive_name, is_chart_dir
-    from floe_testing.cluster.kustomize import is_kustomization
-
-    found: list[tuple[Path, bool]] = []
-
-    def walk(folder: Path) -> None:
-        if is_chart_dir(folder) or is_kustomization(folder):
-            found.append((folder, True))
-            return
-        for path in sorted(folder.iterdir()):
-            if path.is_dir():
-                walk(path)
-            elif path.suffix in (".yaml", ".yml"):
-                found.append((path, False))
-            elif chart_archive_name(path) is not None:
-                found.append((path, True))
-
-    walk(directory)
-    return sorted(found)
-
-
-def _refuse_duplicates(docs: list[ManifestDoc]) -> None:
-    """Two documents of one directory defining the same object (kind, namespace, name) are a
-    mistake: applied one after the other, the last would silently win, and its workload
-    would be awaited twice. Replacing a document is what an extra directory is for."""
-    seen: dict[tuple[str, str, str], ManifestDoc] = {}
-    for doc in docs:
-        first = seen.setdefault((doc.kind, doc.namespace or "default", doc.name), doc)
-        if first is not doc:
-            where = f" in namespace {doc.namespace}" if doc.namespace else ""
-            raise ManifestError(
-                f"{first.path} (document {first.index}) and {doc.path} (document {doc.index}) "
-                f"both define {doc.kind}/{doc.name}{where}: applied one after the other, the "
-                "last would silently replace the first. Keep one of them; to replace an object "
-                "of the stack, put yours in a directory of its own and name it with "
-                "--floe-extra-manifests.")
-
-
-def load_layers(base: Path, extras: Iterable[Path] = (),
-                render: RenderSettings | None = None) -> list[ManifestDoc]:
-    """The base manifests plus each extra directory, in order. An extra document with the
-    identity of an earlier one replaces it in place (and joins its component), so a project
-    changes one object of the packaged stack, e.g. the Dagster code location, without copying
-    the rest; other documents are added, grouped by their file names as usual."""
-    from floe_testing.cluster.charts import check_chart_settings, release_namespaces
-
-    docs = load_manifests(base, render)
-    for directory in extras:
-        at = {doc.identity: i for i, doc in enumerate(docs)}
-        for doc in load_manifests(directory, render):
-            if doc.identity in at:
-                doc.replaces_in = docs[at[doc.identity]].component
-                docs[at[doc.identity]] = doc
-            else:
-                docs.append(doc)
-    check_chart_settings(docs, render)
-    release_namespaces(docs)
-    stamp_config_digests(docs)
-    return docs
-
-
 def _config_refs(pod_spec: Mapping[str, Any]) -> set[tuple[str, str]]:
     """The (kind, name) of every ConfigMap and Secret a pod spec reads."""
     refs: set[tuple[str, str]] = set()
@@ -244,7 +164,7 @@ def stamp_config_digests(docs: list[ManifestDoc]) -> None:
                                        CONFIG_DIGEST_ANNOTATION: digest}
 
 
-def _load_file(path: Path) -> Iterator[ManifestDoc]:
+def load_file(path: Path) -> Iterator[ManifestDoc]:
     import yaml  # here, not at module level: settings validation runs on every pytest run
 
     raw_docs: list[Any] = []

@@ -30,7 +30,7 @@ from floe_testing.cluster.hooks import hooks_of
 from floe_testing.cluster.manifests import Component, ManifestDoc
 
 if TYPE_CHECKING:
-    from floe_testing.cluster.charts import Origin
+    from floe_testing.cluster.origins import Origin
 
 RELEASE_LABEL = "floe-testing.dev/release"
 RECORD_PREFIX = "floe-testing-release-"

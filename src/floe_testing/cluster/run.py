@@ -124,9 +124,11 @@ def write_run_artifacts(session: pytest.Session) -> None:
         api = _api_of_run(config)
         if api is None:
             return
-        from floe_testing.cluster.manifests import components, load_layers
+        from floe_testing.cluster.manifests import components
+        from floe_testing.cluster.sources import load_layers
 
-        docs = load_layers(settings.manifests_dir, settings.extra_manifests)
+        docs = load_layers(settings.manifests_dir, settings.extra_manifests,
+                           settings.render_settings())
         with progress.step(f"failure artifacts of the run to {artifacts.directory}"):
             artifacts.for_run(api, docs, components(docs),
                               f"exit status {int(session.exitstatus)}, {session.testsfailed} "

@@ -23,11 +23,11 @@ from floe_testing.cluster.manifests import (
     apply_order,
     apply_rank,
     components,
-    load_layers,
     with_dependencies,
 )
 from floe_testing.cluster.readiness import Workload, wait_ready
 from floe_testing.cluster.records import ObjectRef
+from floe_testing.cluster.sources import load_layers
 
 if TYPE_CHECKING:
     import pykube

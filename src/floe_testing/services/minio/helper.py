@@ -17,10 +17,14 @@ from floe_testing.services.helper import raise_unusable, settings_hint
 from floe_testing.services.minio.service import SERVICE
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     import pytest
     import urllib3
     from minio import Minio
     from minio.datatypes import Bucket
+    from urllib3.connectionpool import ConnectionPool
+    from urllib3.response import BaseHTTPResponse
 
     from floe_testing.service_fixture import ServiceFixture
     from floe_testing.services.minio.config import MinIOConfig
@@ -34,12 +38,8 @@ def _retries_of_cut_connections() -> type[urllib3.Retry]:
     connection was cut (a restarted forward, a restarted pod: ``RemoteDisconnected``) is sent
     again on a new connection, whatever its method (S3's PUTs are idempotent); a read that
     timed out is not retried, so a server that never answers fails in one read timeout."""
-    from types import TracebackType
-
     import urllib3
-    from urllib3.connectionpool import ConnectionPool
     from urllib3.exceptions import ReadTimeoutError
-    from urllib3.response import BaseHTTPResponse
 
     class RetryCutConnections(urllib3.Retry):
         def increment(self, method: str | None = None, url: str | None = None,
