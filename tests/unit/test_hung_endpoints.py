@@ -137,3 +137,27 @@ def test_a_config_override_returning_a_dict_is_named(pytester: pytest.Pytester) 
             "return one, e.g. PostgresConfig(...) (from floe_testing import PostgresConfig)"
             in output), output
     assert "AttributeError" not in output
+
+
+@pytest.mark.requirement("001-FR-022", "001-FR-053")
+def test_a_broken_pyiceberg_is_named_not_blamed_on_the_catalog(
+        pytester: pytest.Pytester, tcp_listener: int) -> None:
+    pytester.makeconftest("""
+        import sys
+        sys.modules["pyiceberg.catalog.rest"] = None  # an install whose import fails
+    """)
+    pytester.makepyfile(test_cat=f"""
+        from floe_testing import PolarisConfig, PolarisFixture
+
+
+        def test_it():
+            config = PolarisConfig(uri="http://127.0.0.1:{tcp_listener}/api/catalog")
+            with PolarisFixture(config):
+                pass
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=LIMIT)
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "pyiceberg does not import in this environment (ModuleNotFoundError" in output, output
+    assert "Reinstall it: pip install 'floe-testing[polaris]'" in output
+    assert "is not usable" not in output, "not the catalog's fault"
