@@ -4,39 +4,26 @@ is masked in the controller's report. (The unit tier runs without xdist at its f
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
+
+from support.http_server import QuietHandler, serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.requirement("001-FR-025", "001-FR-050")]
 
 TOKEN = "xdist-T0ken-4c1e9b77"
 
 
-class _Ok(http.server.BaseHTTPRequestHandler):
+class _Ok(QuietHandler):
     def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(200, b"ok")
 
 
 @pytest.fixture
 def server() -> Iterator[int]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
+    with serving(_Ok) as port:
+        yield port
 
 
 def test_a_declared_service_in_xdist_workers(pytester: pytest.Pytester,

@@ -9,9 +9,7 @@ forward, DNS in a pod, ``--floe-in-cluster``: tests/cluster and tests/stack.)"""
 from __future__ import annotations
 
 import ast
-import http.server
 import re
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ import pytest
 import floe_testing
 from floe_testing import ConfigError, InfrastructureError, ServiceDeclaration, ServiceHelper
 from floe_testing.services import builtin_services
+from support.http_server import QuietHandler, serving
 
 pytestmark = [pytest.mark.unit, pytest.mark.requirement("001-FR-025")]
 
@@ -31,30 +30,17 @@ TOKEN = "echo-T0ken-9f2c7e1a"
 LIMIT = 30.0
 
 
-class _Echo(http.server.BaseHTTPRequestHandler):
+class _Echo(QuietHandler):
     def do_GET(self) -> None:
-        body = b"pong" if self.headers.get("Authorization") == f"Bearer {TOKEN}" else b"who?"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(200, b"pong" if self.headers.get("Authorization") == f"Bearer {TOKEN}"
+                   else b"who?")
 
 
 @pytest.fixture
 def echo_server() -> Iterator[int]:
     """A real HTTP server on 127.0.0.1 that answers ``pong`` to the right bearer token."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(_Echo) as port:
+        yield port
 
 
 DECLARATION = """

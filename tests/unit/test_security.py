@@ -36,6 +36,7 @@ from floe_testing.services.minio.config import MinIOConfig
 from floe_testing.services.polaris.config import PolarisConfig
 from floe_testing.services.postgres.config import PostgresConfig
 from floe_testing.services.settings import ServiceSettings
+from support.http_server import QuietHandler, serving
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("clean_service_env")]
 
@@ -509,13 +510,9 @@ def fake_catalog() -> Iterator[int]:
     credential among its locals."""
     issued: list[str] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _reply(self, code: int, body: bytes) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(code, body, "application/json")
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -533,20 +530,8 @@ def fake_catalog() -> Iterator[int]:
                 self._reply(401, b'{"error": {"message": "Not authorized", "type": '
                                  b'"NotAuthorizedException", "code": 401}}')
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(Handler) as port:
+        yield port
 
 
 OVERRIDE_CONFTEST = """
