@@ -217,3 +217,21 @@ def test_kustomization_on_a_cluster_created_with_a_kind_config(
         "config, this run asks for the kind config *kind.yaml* It is not reused: delete it "
         "(kind delete cluster --name floe-test)*"])
     assert is_up(), "a kept cluster must not be deleted when it is refused"
+
+
+@pytest.mark.requirement("001-FR-065", "001-FR-050")
+def test_a_chart_under_xdist_is_released_once_for_every_worker(
+        pytester: pytest.Pytester, no_cluster: None) -> None:
+    """Two workers need the chart's Service at once: one releases it (hooks and all) while
+    the other waits, then both reach it; the controller ends the cluster once."""
+    shutil.copytree(CHARTS / "hooked", pytester.path / "deploy" / "hooked")
+    source = textwrap.dedent(WEB_TEST.format(service="hooked-web"))
+    for index in range(4):
+        pytester.makepyfile(**{f"test_web_{index}": source})
+    result = pytester.runpytest_subprocess(*cluster_args(
+        "-n", "2", "-k", "test_web", manifests=pytester.path / "deploy"), timeout=900)
+    result.assert_outcomes(passed=4)
+    out = result.stdout.str()
+    assert out.count("delete kind cluster 'floe-test'") == 1, out
+    assert not is_up()
+    assert not port_forward_pids()

@@ -358,6 +358,40 @@ def test_a_declared_service_in_the_pods_by_dns_with_its_secret_masked(
     assert _ours(floe_cluster.api) == []
 
 
+@pytest.mark.requirement("001-FR-065")
+def test_a_chart_stack_in_the_pods_reaches_the_charts_service_by_dns(
+    floe_cluster: ClusterSession, tmp_path: Path
+) -> None:
+    """A chart is the stack (its hooks run by the outer run); the tests run in pods and reach
+    the chart's Service, declared in the project's conftest, by its DNS name."""
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "tests" / "charts" / "hooked", project / "deploy" / "hooked")
+    _write(project, {"conftest.py": """
+        from floe_testing import declare_service
+
+        web_config, web_endpoint = declare_service(name="web", service="hooked-web", port=80)
+    """, **{f"test_web_{i}.py": """
+        import urllib.request
+
+
+        def test_web(web_endpoint):
+            assert web_endpoint.host == "hooked-web.floe-test.svc.cluster.local"
+            body = urllib.request.urlopen(web_endpoint.url, timeout=10).read()
+            assert b"hello from localkube busybox" in body
+    """ for i in range(2)}})
+    run = _pytest([f"--floe-manifests={project / 'deploy'}", "-k", "test_web",
+                   # the chart names busybox as the tests' chart does (tests/cluster)
+                   "--floe-image-override=busybox:1.35.0=localhost/localkube/busybox:1.35.0",
+                   *IN_CLUSTER], project, _env(floe_cluster))
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "2 passed" in output, output[-4000:]
+    assert "release 'hooked' (chart hooked-0.1.0, namespace floe-test): install" in output
+    assert _ours(floe_cluster.api) == []
+
+
 def test_the_next_run_balances_the_shards_by_the_durations_recorded(
     floe_cluster: ClusterSession, tmp_path: Path
 ) -> None:
