@@ -171,6 +171,8 @@ def test_a_bad_declaration_names_its_field(pytester: pytest.Pytester) -> None:
         ServiceDeclaration(name="Echo-1", service="echo", port=80)
     with pytest.raises(ConfigError, match=r"port=70000\): the Kubernetes Service's port"):
         ServiceDeclaration(name="echo", service="echo", port=70000)
+    with pytest.raises(ConfigError, match=r"service='Echo_Web'\): a Kubernetes name"):
+        ServiceDeclaration(name="echo", service="Echo_Web", port=80)
 
 
 def test_the_helper_works_without_pytest(monkeypatch: pytest.MonkeyPatch, echo_server: int,

@@ -23,6 +23,7 @@ the plugin loads the built-in declarations on every run.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,6 +39,7 @@ DECLARATION_ATTRIBUTE = "floe_service"
 #: a client factory: ``client(config)`` returns the client, or yields it and cleans up after
 ClientFactory = Callable[[Any], Any]
 Scope = Literal["function", "class", "module", "package", "session"]
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def import_path(path: str) -> Any:
@@ -115,12 +117,17 @@ class ServiceDeclaration:
         if not self.name.isidentifier() or self.name != self.name.lower():
             raise ConfigError(f"declare_service(name={self.name!r}): the name prefixes fixtures "
                               "and env variables: a lowercase Python identifier, e.g. 'jaeger'")
+        for what, label in (("service", self.service), ("namespace", self.namespace)):
+            if self.service and not _DNS_LABEL.fullmatch(label):
+                raise ConfigError(f"declare_service(name={self.name!r}, {what}={label!r}): a "
+                                  "Kubernetes name: lowercase letters, digits and '-', at most "
+                                  "63, as in the manifests")
         if self.service and not 0 < self.port < 65536:
             raise ConfigError(f"declare_service(name={self.name!r}, port={self.port!r}): the "
                               "Kubernetes Service's port, 1-65535")
-        unknown = set(self.credentials) & set(self.values)
-        if unknown:
-            raise ConfigError(f"declare_service(name={self.name!r}): {sorted(unknown)} listed "
+        both = set(self.credentials) & set(self.values)
+        if both:
+            raise ConfigError(f"declare_service(name={self.name!r}): {sorted(both)} listed "
                               "as both credentials and values")
 
     # -- names -------------------------------------------------------------------------
