@@ -663,3 +663,39 @@ def test_redaction_masks_secrets_not_names() -> None:
     assert redacted.startswith("test_x failed for user test in test_warehouse as root: ")
     assert_no_secret(redacted.encode(), "the redacted text")
     assert redacted.count("***") == 3
+
+
+class _RefusingCatalog(QuietHandler):
+    """A catalog that issues tokens and its config, then answers 401 to every catalog call."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.reply(200, b'{"access_token": "tok", "token_type": "bearer", "expires_in": 3600}',
+                   "application/json")
+
+    def do_GET(self) -> None:
+        if "/v1/config" in self.path:
+            self.reply(200, b'{"defaults": {}, "overrides": {}}', "application/json")
+        else:
+            self.reply(401, b'{"error": {"message": "Not authorized", "type": '
+                            b'"NotAuthorizedException", "code": 401}}', "application/json")
+
+
+@pytest.mark.requirement("001-FR-053")
+def test_a_catalog_that_refuses_after_the_token_is_one_screen_in_the_sweep(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The catalog hands out a token, then answers 401: the fixture's leftover sweep fails the
+    test with one screen naming what it was asked and where, not pyiceberg's frames."""
+    with serving(_RefusingCatalog) as port:
+        monkeypatch.setenv("POLARIS_URI", f"http://127.0.0.1:{port}/api/catalog")
+        monkeypatch.setenv("POLARIS_CREDENTIAL", f"{POLARIS_ID}:{POLARIS_SECRET}")
+        pytester.makepyfile(test_cat="def test_cat(polaris_catalog):\n    pass\n")
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert "Polaris (asked to list the namespaces (leftover sweep)) at " in output, output
+    assert "address from env POLARIS_URI" in output
+    assert "Traceback" not in output
+    assert "site-packages/pyiceberg" not in output
+    assert POLARIS_SECRET not in output

@@ -172,20 +172,23 @@ def unusable_hint(config: PolarisConfig, error: BaseException) -> str:
 
 @contextmanager
 def polaris_refusals(config: PolarisConfig, action: str) -> Iterator[None]:
-    """Around catalog calls a fixture makes: a 403 or a wrong realm becomes one screen (an
-    :class:`InfrastructureError`) instead of pyiceberg's traceback."""
-    from pyiceberg.exceptions import ForbiddenError, RESTError
+    """Around catalog calls a fixture makes: a 403 names the privilege, and any other refusal
+    (a wrong realm, a 401 once the token is refused) or a catalog that stops answering is one
+    screen (an :class:`InfrastructureError`) instead of pyiceberg's traceback."""
+    from pyiceberg.exceptions import ForbiddenError
+
+    from floe_testing.errors import FloeTestingError
+    from floe_testing.services.helper import raise_unusable
 
     try:
         yield
     except ForbiddenError as exc:
         raise InfrastructureError(explain_forbidden(exc, config=config, action=action)) from None
-    except RESTError as exc:
-        if not is_realm_refusal(exc):
-            raise
-        raise InfrastructureError(
-            f"Polaris at {config.uri} refused to {action}: {exc}\nCheck: "
-            f"{unusable_hint(config, exc)}") from None
+    except FloeTestingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the catalog (or the wire) said
+        raise_unusable(f"Polaris (asked to {action})", config, config.uri, exc,
+                       unusable_hint(config, exc))
 
 
 # -- generic tables ----------------------------------------------------------------------------
