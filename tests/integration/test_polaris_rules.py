@@ -4,7 +4,7 @@ Each test runs a catalog double of its own (``support.iceberg_rest``) with one o
 rules turned on, as real Polaris answers it (403 for a missing privilege or a refused purge,
 generic tables keeping a namespace, 404 ``MissingOrInvalidRealm``), and a user's run of the
 plugin against it (an inner pytest). That the stack's Polaris stand-in enforces the same rules
-is proven in the stack tier (``tests/stack/test_polaris_rules.py``).
+is proven in the stack tier (``tests/stack/test_stand_in_enforces_polaris_rules.py``).
 """
 
 from __future__ import annotations

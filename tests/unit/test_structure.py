@@ -96,3 +96,19 @@ def test_no_class_is_longer_than_250_lines() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_test_modules_outside_packages_have_unique_names() -> None:
+    """pytest imports a test module of a directory without ``__init__.py`` by its basename: two
+    of them with one name break the collection of the whole run."""
+    tests = PACKAGE.parents[1] / "tests"
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted(tests.rglob("test_*.py")):
+        if (path.parent / "__init__.py").exists():
+            continue
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(tests)} ~ {path.relative_to(tests)}")
+        seen.setdefault(path.name, path)
+    assert len(seen) > 20, "the test modules were found"
+    assert clashes == []
