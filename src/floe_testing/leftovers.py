@@ -1,9 +1,11 @@
-"""Sweeping up what runs that died (SIGKILL, power loss) left on the services.
+"""Sweeping up what runs that died (SIGKILL, OOM) left on the services.
 
 Every database, bucket and Iceberg namespace a fixture creates carries its owner tag (run id,
 host, pid). The first time a session uses a service, resources whose owner process is gone
 are removed, and a report line says what was collected. Resources of live runs (another
-terminal, another xdist worker) are never touched.
+terminal, another xdist worker) are never touched, and neither are those of a run from an
+earlier boot (see :meth:`~floe_testing.run_identity.Owner.is_dead`: it cannot be told from a
+live run on another machine of the same hostname).
 """
 
 from __future__ import annotations

@@ -181,9 +181,10 @@ def test_unreachable_kubeconfig_fails_in_seconds_naming_context_and_server(
 @pytest.mark.requirement("001-FR-052", "001-FR-064")
 def test_the_sweep_of_dead_in_cluster_runs_deletes_only_what_such_a_run_creates(
         pytester: pytest.Pytester, live_cluster: Path) -> None:
-    """A SIGKILLed in-cluster run leaves its objects; the stack it provisioned carries the same
-    run id under the stack's label, and a user's objects may carry anything. The next run's
-    sweep deletes the dead run's own objects and nothing else."""
+    """A SIGKILLed in-cluster run leaves its objects (all of them, or, killed while creating
+    or deleting them, some without a Job); the stack it provisioned carries the same run id
+    under the stack's label, and a user's objects may carry anything. The next run's sweep
+    deletes the dead runs' own objects and nothing else."""
     import pykube
 
     from floe_testing.cluster.apply import RUN_LABEL
@@ -196,6 +197,8 @@ def test_the_sweep_of_dead_in_cluster_runs_deletes_only_what_such_a_run_creates(
     me = current_owner()
     dead_run = RunObjects("deadrun00001", "default",
                           Owner("deadrun00001", me.host, finished.pid, process_space()).tag())
+    jobless_run = RunObjects("deadrun00002", "default",
+                             Owner("deadrun00002", me.host, finished.pid, process_space()).tag())
     live_run = RunObjects("liverun00001", "default", me.tag())
     api = pykube.HTTPClient(pykube.KubeConfig.from_file(str(live_cluster)), timeout=30)
 
@@ -206,13 +209,14 @@ def test_the_sweep_of_dead_in_cluster_runs_deletes_only_what_such_a_run_creates(
         return spec
 
     made: list[pykube.objects.APIObject] = []
-    for objects in (dead_run, live_run):
+    for objects in (dead_run, jobless_run, live_run):
         for obj, cls in ((objects.service_account(), pykube.ServiceAccount),
                          (objects.role(["x"]), pykube.Role),
                          (objects.role_binding(), pykube.RoleBinding),
                          (objects.config_map(b"", [["t"]]), pykube.ConfigMap),
                          (job(objects), pykube.Job)):
-            made.append(cls(api, obj))
+            if objects is not jobless_run or cls is not pykube.Job:
+                made.append(cls(api, obj))
     # the stack of the dead run (the stack's run label, the same id) and a user's objects
     stack_labels = {RUN_LABEL: "deadrun00001"}
     for name, cls in (("stack-config", pykube.ConfigMap), ("stack-account", pykube.ServiceAccount),
@@ -226,11 +230,12 @@ def test_the_sweep_of_dead_in_cluster_runs_deletes_only_what_such_a_run_creates(
         collect_dead_runs(pytester.parseconfigure(), api, "default")
         remaining = {(o.kind, o.name) for o in made if o.exists()}
         assert remaining == {(o.kind, o.name) for o in made
-                             if "deadrun00001" not in o.name or o.name.endswith("-mine")
+                             if "deadrun0000" not in o.name or o.name.endswith("-mine")
                              or o.name.startswith("stack-")}
         assert ("ConfigMap", "stack-config") in remaining
         assert ("Job", live_run.job_name(0)) in remaining, "a live run is never swept"
         assert ("Job", dead_run.job_name(0)) not in remaining
+        assert ("ConfigMap", jobless_run.name) not in remaining, "found without a Job too"
     finally:
         for obj in made:
             if obj.exists():

@@ -193,6 +193,48 @@ def test_a_tracked_file_that_looks_like_a_secret_refuses_the_run_unless_named(
 
 
 @pytest.mark.requirement("001-FR-064")
+def test_code_that_handles_secrets_travels_and_secrets_given_as_literals_do_not(
+        tmp_path: Path) -> None:
+    """Test code passes keys along (boto3 against MinIO, a README's export, a module named
+    after what it handles): it ships. A literal key, a kubeconfig's embedded client key and
+    files named like env files or OAuth client secrets do not, and the refusal names what
+    each holds, never its value."""
+    key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    client_key = base64.b64encode(b"-" * 60).decode()
+    root = git_repository(tmp_path / "project")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_s3.py").write_text(
+        'import boto3\n'
+        'def test_s3(cfg):\n'
+        '    boto3.client("s3", aws_access_key_id=cfg.access_key,\n'
+        '                 aws_secret_access_key=cfg.secret_key.get_secret_value())\n')
+    (root / "README.md").write_text(
+        "export AWS_SECRET_ACCESS_KEY=$MINIO_SECRET_KEY\n"
+        "The kubeconfig's `client-key-data:` is a secret.\n")
+    (root / "kubeconfig.py").write_text("def load(path):\n    return path\n")
+    (root / "credentials.py").write_text("USER_ENV = 'MINIO_ACCESS_KEY'\n")
+    git(root, "add", ".")
+    assert project_files(root).names == ["README.md", "credentials.py", "kubeconfig.py",
+                                         "tests/test_s3.py"]
+
+    (root / "settings.json").write_text(f'{{"aws_secret_access_key": "{key}"}}\n')
+    (root / "admin.yaml").write_text(f"users:\n- user:\n    client-key-data: {client_key}\n")
+    (root / "prod.env").write_text("TOKEN=x\n")
+    (root / "client_secret_1234.apps.json").write_text("{}\n")
+    git(root, "add", ".")
+    with pytest.raises(ConfigError) as refused:
+        project_files(root)
+    message = str(refused.value)
+    assert "4 file(s)" in message
+    assert "settings.json (it holds 'aws_secret_access_key')" in message
+    assert "admin.yaml (it holds 'client-key-data')" in message
+    assert "prod.env (its name)" in message
+    assert "client_secret_1234.apps.json (its name)" in message
+    assert key not in message
+    assert client_key[:12] not in message
+
+
+@pytest.mark.requirement("001-FR-064")
 def test_named_files_travel_untracked_and_links_out_of_the_rootdir_never(
         tmp_path: Path) -> None:
     root = git_repository(tmp_path / "project")
@@ -216,6 +258,22 @@ def test_named_files_travel_untracked_and_links_out_of_the_rootdir_never(
     assert files.names == ["fixtures/generated.json", "test_a.py"]
     assert any(why.startswith("data/data.csv (resolves outside the rootdir")
                for why in files.left_out), files.left_out
+
+
+@pytest.mark.requirement("001-FR-064", "001-FR-053")
+def test_in_a_work_tree_git_failing_refuses_the_run_instead_of_walking(tmp_path: Path) -> None:
+    """A walk ships untracked files: where git should answer and does not (a broken
+    ``.git``, "dubious ownership", no git), the run is refused with git's own message."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / ".env").write_text("TOKEN=laptop\n")
+    (root / "test_a.py").write_text("def test_a():\n    pass\n")
+    (root / ".git").write_text(f"gitdir: {tmp_path / 'moved-away'}\n")
+    with pytest.raises(ConfigError) as refused:
+        project_files(root)
+    message = str(refused.value)
+    assert "`git ls-files` failed: fatal: not a git repository" in message
+    assert "safe.directory" in message
 
 
 @pytest.mark.requirement("001-FR-064")
@@ -349,6 +407,10 @@ def test_undecodable_frames_are_dropped_with_a_note_never_an_error(
     assert any(d.problem and "was dropped" in d.problem for d in fed)
     assert all(d.record is None for d in fed)
     assert decoder.feed(encode({"c": 3}, NONCE, 7)[0]) == Decoded(record={"c": 3})
+    # nor unpack without bound: a small frame of a huge report
+    (bomb,) = encode({"zeros": "0" * 1_000_000}, NONCE, 8)
+    assert len(bomb) < 10_000
+    assert decoder.feed(bomb) == Decoded(problem="a report over 0 MiB unpacked was dropped")
 
 
 @pytest.mark.requirement("001-FR-064")

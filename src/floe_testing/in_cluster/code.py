@@ -43,18 +43,23 @@ SHIP_OPTION = "--floe-ship-file"
 _GIT_TIMEOUT = 60.0
 _SNIFF_BYTES = 64 * 1024
 
-#: file names that hold secrets (matched against the name, case-insensitively)
+#: file names that hold secrets (matched against the name, case-insensitively); a module
+#: named after what it handles (``kubeconfig.py``, ``credentials.py``) is not one
 _SECRET_NAMES = re.compile(
-    r"\.env|\.env\..*|.*\.(pem|key|p12|pfx|jks|keystore|p8|ppk|tfstate)|"
+    r"\.env|\.env\..*|.*\.env|.*\.(pem|key|p12|pfx|jks|keystore|p8|ppk|tfstate)|"
     r"id_(rsa|dsa|ecdsa|ed25519)|\.netrc|_netrc|\.pgpass|\.npmrc|\.pypirc|\.git-credentials|"
-    r"\.htpasswd|\.dockercfg|credentials|.*credentials.*\.json|kubeconfig|kubeconfig\..*|"
-    r".*\.kubeconfig", re.IGNORECASE)
+    r"\.htpasswd|\.dockercfg|credentials|.*credentials.*\.json|client_secret.*\.json|"
+    r"kubeconfig|kubeconfig\.(ya?ml|json|conf)|.*\.kubeconfig", re.IGNORECASE)
 #: ``.env.example`` and the like are templates, not secrets
 _TEMPLATE_SUFFIX = re.compile(r".*\.(example|sample|template|dist)$", re.IGNORECASE)
-#: contents that are secrets wherever they are
+#: contents that are secrets wherever they are: a private key, an AWS-style secret key given
+#: as a literal (a key's 40 characters; not code passing one along, as
+#: ``aws_secret_access_key=settings.secret_key`` or ``=$AWS_SECRET_ACCESS_KEY``), a
+#: kubeconfig's embedded client key
 _SECRET_CONTENT = re.compile(
     rb"-----BEGIN (RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY( BLOCK)?-----|"
-    rb"aws_secret_access_key\s*[=:]|client-key-data:\s*\S", re.IGNORECASE)
+    rb"aws_secret_access_key[\"']?\s*[=:]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+_.(\[])|"
+    rb"client-key-data:\s*[\"']?[A-Za-z0-9+/]{40,}", re.IGNORECASE)
 
 
 @dataclass
@@ -79,15 +84,26 @@ class ProjectFiles:
 
 
 def _git_tracked(root: Path) -> list[str] | None:
-    """The files git tracks under ``root`` (relative), or None outside a work tree."""
+    """The files git tracks under ``root`` (relative), or None outside a work tree. Inside
+    one (a ``.git`` here or above), git must answer: the walk that replaces it would ship
+    untracked files."""
+    work_tree = any((d / ".git").exists() for d in (root, *root.resolve().parents))
     try:
         done = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached"],
                               capture_output=True, timeout=_GIT_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    else:
+        if done.returncode == 0:
+            return [os.fsdecode(name) for name in done.stdout.split(b"\0") if name]
+        problem = done.stderr.decode(errors="replace").strip()[:300] or \
+            f"exit code {done.returncode}"
+    if not work_tree:
         return None
-    if done.returncode != 0:
-        return None
-    return [os.fsdecode(name) for name in done.stdout.split(b"\0") if name]
+    raise ConfigError(
+        f"--floe-in-cluster ships the files git tracks in {root}, but `git ls-files` failed: "
+        f"{problem}. Fix git there (e.g. `git config --global --add safe.directory {root}` "
+        "for a repository owned by another user; install git if it is missing).")
 
 
 def _walk(root: Path, *, nested: bool) -> list[str]:
@@ -189,9 +205,11 @@ def secret_reason(path: Path) -> str | None:
     except OSError:
         return None
     found = _SECRET_CONTENT.search(head)
-    if found is not None:
-        return f"it holds {found.group(0).decode(errors='replace').split(':')[0].strip()!r}"
-    return None
+    if found is None:
+        return None
+    # what it holds, never its value: the key's name, or a private key's header line
+    label = re.split(r"[\"']?\s*[=:]", found.group(0).decode(errors="replace"), maxsplit=1)[0]
+    return f"it holds {label.strip()!r}"
 
 
 def code_archive(files: ProjectFiles, limit: int,

@@ -8,9 +8,12 @@ log, prints ordinary lines with the shard's prefix, and joins frame lines back i
 
 A test's own output shares the log, so a frame is recognised only at the start of a line and
 only with the run's nonce (a secret of the outer run, handed to the pods in ``NONCE_ENV`` and
-removed from the pod's environment before any test runs): a test that prints text looking
-like a frame, or a forged one, is ordinary output. Whatever does not decode is ordinary
-output too, and a frame may not grow past :data:`MAX_RECORD_BYTES`.
+taken out of ``os.environ`` before any test runs): a test that prints text looking like a
+frame, or replays one it saw, is ordinary output. Whatever does not decode is ordinary output
+too, and a frame may not grow past :data:`MAX_RECORD_BYTES` (nor unpack past four times that).
+The nonce guards against accidents, not against the project's own code: a test that sets out
+to find it can (the process's initial environment, its memory); what it could forge is
+bounded by the replay, which takes only its own shard's tests, each phase once.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ NONCE_ENV = "FLOE_SHARD_NONCE"
 _CHUNK = 8000
 #: one report's encoded size at most (a traceback of megabytes is cut by pytest long before)
 MAX_RECORD_BYTES = 16 * 1024 * 1024
+#: how much larger than that a report may be unpacked
+_MAX_INFLATION = 4
 _NONCE = re.compile(r"[0-9a-f]{32}")
 
 
@@ -106,7 +111,13 @@ class FrameDecoder:
 def _decode(payload: str) -> Decoded:
     """A frame's joined payload as a record, or the problem that made it unreadable."""
     try:
-        record = json.loads(zlib.decompress(base64.b64decode(payload, validate=True)))
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(base64.b64decode(payload, validate=True),
+                                   MAX_RECORD_BYTES * _MAX_INFLATION)
+        if inflater.unconsumed_tail:  # a small frame may inflate to gigabytes: bounded too
+            return Decoded(problem=f"a report over {MAX_RECORD_BYTES * _MAX_INFLATION // 2**20}"
+                                   " MiB unpacked was dropped")
+        record = json.loads(data)
     except (binascii.Error, zlib.error, ValueError) as exc:
         return Decoded(problem=f"an undecodable report was dropped ({type(exc).__name__})")
     if not isinstance(record, dict):
@@ -127,8 +138,8 @@ class ShardReportSender:
 
     @classmethod
     def from_environment(cls, config: pytest.Config) -> ShardReportSender:
-        """The sender of this pod, with the run's nonce taken out of the environment (tests
-        in the pod do not see it)."""
+        """The sender of this pod, with the run's nonce taken out of ``os.environ`` (what
+        tests and the processes they start inherit; see the module docstring)."""
         return cls(config, os.environ.pop(NONCE_ENV, ""))
 
     def _send(self, report: pytest.TestReport | pytest.CollectReport) -> None:

@@ -1,4 +1,4 @@
-"""Collecting what in-cluster runs that died (SIGKILL, power loss) left in the cluster.
+"""Collecting what in-cluster runs that died (SIGKILL, OOM) left in the cluster.
 
 A run deletes its objects itself, also on failure, Ctrl-C and SIGTERM; only a run killed
 outright leaves them. The next in-cluster run finds them by the label only its own objects
@@ -14,12 +14,7 @@ from typing import TYPE_CHECKING
 
 import pykube
 
-from floe_testing.in_cluster.objects import (
-    IN_CLUSTER_RUN_LABEL,
-    OWNER_ANNOTATION,
-    SHARD_PREFIX,
-    RunObjects,
-)
+from floe_testing.in_cluster.objects import IN_CLUSTER_RUN_LABEL, OWNER_ANNOTATION, RunObjects
 from floe_testing.leftovers import dead, sweep
 
 if TYPE_CHECKING:
@@ -31,13 +26,17 @@ RUN_KINDS: tuple[type[pykube.objects.NamespacedAPIObject], ...] = (
 
 
 def dead_runs(api: pykube.HTTPClient, namespace: str) -> list[str]:
-    """The ids of in-cluster runs whose Jobs are still here and whose process is gone."""
+    """The ids of in-cluster runs that left any object of theirs here and whose process is
+    gone. Every kind a run creates is looked at, not only its Jobs: a run killed while it was
+    creating its objects, or while deleting them (Jobs first), leaves the others."""
     runs: dict[str, str | None] = {}
-    for job in pykube.Job.objects(api, namespace=namespace).filter(
-            selector=IN_CLUSTER_RUN_LABEL):  # the label exists
-        run_id = job.labels.get(IN_CLUSTER_RUN_LABEL, "")
-        if run_id and job.name.startswith(f"{SHARD_PREFIX}{run_id}-"):
-            runs[run_id] = job.annotations.get(OWNER_ANNOTATION)
+    for kind in RUN_KINDS:
+        for obj in kind.objects(api, namespace=namespace).filter(
+                selector=IN_CLUSTER_RUN_LABEL):  # the label exists
+            run_id = obj.labels.get(IN_CLUSTER_RUN_LABEL, "")
+            if run_id and run_id not in runs and RunObjects(run_id, namespace).is_ours(
+                    obj.name):
+                runs[run_id] = obj.annotations.get(OWNER_ANNOTATION)
     return dead(runs.items())
 
 
