@@ -122,6 +122,53 @@ def test_refused_purge_drops_what_it_can_then_names_the_catalog_setting(
     assert polaris.data_files(namespace), "dropped without purge: the data stays, as said"
 
 
+def test_purge_refused_for_a_missing_privilege_drops_what_it_can_then_names_it(
+    polaris: IcebergRestServer, tmp_path: Path
+) -> None:
+    """Polaris' own ``catalog_admin`` may drop a table but not purge it
+    (``DROP_TABLE_WITH_PURGE`` needs ``TABLE_WRITE_DATA``): the table is dropped without
+    purge, the namespace goes, and the 403 is explained."""
+    polaris.rules.forbidden = {"DROP_TABLE_WITH_PURGE"}
+    run = run_inner_pytest(tmp_path, """
+        import pyarrow as pa  # type: ignore[import-untyped]
+        from conftest import record
+
+        def test_writes_a_table(polaris_catalog, polaris_namespace):
+            table = polaris_catalog.create_table((polaris_namespace, "events"),
+                                                 schema=pa.schema([("x", pa.int64())]))
+            table.append(pa.table({"x": [1, 2]}))
+            record("namespace", polaris_namespace)
+    """, env=polaris.env())
+    assert "1 passed, 1 error" in run.output, run.describe()
+    message = one_screen(run, "test_writes_a_table")
+    assert "op DROP_TABLE_WITH_PURGE" in message
+    assert "TABLE_WRITE_DATA" in message
+    [namespace] = run.recorded("namespace")
+    assert not polaris.namespace_exists(namespace), "the namespace was left behind"
+    assert polaris.data_files(namespace), "dropped without purge: the data stays"
+
+
+def test_child_namespaces_and_their_tables_are_dropped_first(
+    polaris: IcebergRestServer, tmp_path: Path
+) -> None:
+    """Polaris refuses to drop a namespace that has children: the cleanup drops them (and
+    their tables) first."""
+    run = run_inner_pytest(tmp_path, """
+        import pyarrow as pa  # type: ignore[import-untyped]
+        from conftest import record
+
+        def test_nests_namespaces(polaris_catalog, polaris_namespace):
+            polaris_catalog.create_namespace((polaris_namespace, "raw"))
+            polaris_catalog.create_namespace((polaris_namespace, "raw", "landing"))
+            polaris_catalog.create_table((polaris_namespace, "raw", "landing", "events"),
+                                         schema=pa.schema([("x", pa.int64())]))
+            record("namespace", polaris_namespace)
+    """, env=polaris.env())
+    assert run.outcomes == {"test_nests_namespaces": "passed"}, run.describe()
+    [namespace] = run.recorded("namespace")
+    assert not polaris.namespace_exists(namespace), "the namespace was left behind"
+
+
 def test_generic_tables_are_dropped_with_the_namespace(
     polaris: IcebergRestServer, tmp_path: Path
 ) -> None:

@@ -269,7 +269,7 @@ class IcebergRestCatalog:
                     exists = self.catalog.namespace_exists(_ns(ns))
                     return Reply(HTTPStatus.NO_CONTENT if exists else HTTPStatus.NOT_FOUND)
                 case ("DELETE", ["namespaces", ns]):
-                    if self.generic.get(ns):
+                    if self.generic.get(ns) or self.catalog.list_namespaces(_ns(ns)):
                         raise RestError(HTTPStatus.CONFLICT, "NamespaceNotEmptyException",
                                         f"Namespace {ns} is not empty")
                     self.catalog.drop_namespace(_ns(ns))

@@ -16,10 +16,11 @@ MinIO; the rules are Polaris' own source, ``PolarisAuthorizerImpl``, ``RbacOpera
 * **Purge**: ``DELETE .../tables/T?purgeRequested=true`` is refused (403 ``Unable to purge
   entity``) unless the catalog sets ``polaris.config.drop-with-purge.enabled``.
   :func:`drop_namespace_with_tables` then drops the table without purging, finishes the
-  namespace, and fails naming the setting.
+  namespace, and fails naming the setting; a purge refused for a missing privilege
+  (``DROP_TABLE_WITH_PURGE`` needs ``TABLE_WRITE_DATA``) likewise, then fails with the 403.
 * **Generic tables** (Polaris' ``/polaris/v1/{prefix}/namespaces/{ns}/generic-tables``) are
   not listed among a namespace's Iceberg tables, yet keep the namespace from being dropped;
-  the cleanup drops them too.
+  the cleanup drops them too, and child namespaces (which keep it too) first.
 * **Realms**: a realm the server does not serve (header ``Polaris-Realm``) gets 404
   ``MissingOrInvalidRealm``, on the token request already; :func:`unusable_hint` names
   ``POLARIS_REALM``.
@@ -193,6 +194,9 @@ def polaris_refusals(config: PolarisConfig, action: str) -> Iterator[None]:
 
 # -- generic tables ----------------------------------------------------------------------------
 
+#: between the levels of a namespace in a REST path (the Iceberg REST spec's unit separator)
+NAMESPACE_SEPARATOR = "\x1f"
+
 
 def _generic_tables_url(catalog: RestCatalog, namespace: str, name: str | None = None) -> str:
     prefix = quote(str(catalog.properties.get("prefix", "")), safe="")
@@ -249,34 +253,57 @@ def _raise_for(response: Any) -> None:
 # -- cleanup -----------------------------------------------------------------------------------
 
 
-def drop_namespace_with_tables(catalog: RestCatalog, namespace: str) -> None:
-    """Drop every Iceberg table (purging its data), view and Polaris generic table in
-    ``namespace``, then the namespace. A catalog that refuses purges gets its tables dropped
-    without purge first, so the namespace still goes; then this fails naming the setting."""
-    unpurged = []
-    for identifier in catalog.list_tables(namespace):
-        try:
-            catalog.purge_table(identifier)
-        except Exception as exc:
-            if not is_purge_refusal(exc):
-                raise
-            unpurged.append((".".join(identifier), _location(catalog, identifier)))
-            catalog.drop_table(identifier)
-    for identifier in catalog.list_views(namespace):
-        catalog.drop_view(identifier)
-    for name in list_generic_tables(catalog, namespace):
-        drop_generic_table(catalog, namespace, name)
-    catalog.drop_namespace(namespace)
+def drop_namespace_with_tables(catalog: RestCatalog, namespace: str | tuple[str, ...]) -> None:
+    """Drop every child namespace (as Polaris refuses to drop a namespace that has any), every
+    Iceberg table (purging its data), view and Polaris generic table in ``namespace``, then
+    the namespace. A purge Polaris refuses, because the catalog does not enable it or the
+    principal lacks ``TABLE_WRITE_DATA``, gets its table dropped without purge, so the
+    namespace still goes; then this fails naming the setting (or raises the 403, which
+    :func:`polaris_refusals` explains)."""
+    from pyiceberg.catalog import Catalog
+
+    unpurged: list[tuple[str, str]] = []
+    forbidden: list[BaseException] = []
+    _drop_tree(catalog, Catalog.identifier_to_tuple(namespace), unpurged, forbidden)
+    if forbidden:
+        raise forbidden[0]
     if unpurged:
         tables = ", ".join(f"{name} ({where})" if where else name for name, where in unpurged)
         warehouse = catalog.properties.get("warehouse", "")
         raise CleanupError(
             f"Polaris refused to purge the data of {len(unpurged)} table(s) of namespace "
-            f"{namespace!r}: catalog {warehouse!r} does not set {PURGE_SETTING}. They were "
-            f"dropped without purge and the namespace dropped, but their data and metadata "
-            f"files remain: {tables}.\nFix: set the catalog property {PURGE_SETTING}=true "
-            f"(PUT /api/management/v1/catalogs/{warehouse} with it in properties; the stack's "
-            f"bootstrap creates its catalog with it), or remove those files yourself.")
+            f"{'.'.join(Catalog.identifier_to_tuple(namespace))!r}: catalog {warehouse!r} "
+            f"does not set {PURGE_SETTING}. They were dropped without purge and the namespace "
+            f"dropped, but their data and metadata files remain: {tables}.\nFix: set the "
+            f"catalog property {PURGE_SETTING}=true (PUT /api/management/v1/catalogs/"
+            f"{warehouse} with it in properties; the stack's bootstrap creates its catalog "
+            f"with it), or remove those files yourself.")
+
+
+def _drop_tree(catalog: RestCatalog, namespace: tuple[str, ...],
+               unpurged: list[tuple[str, str]], forbidden: list[BaseException]) -> None:
+    """:func:`drop_namespace_with_tables` for one namespace, its children first."""
+    for listed in catalog.list_namespaces(namespace):
+        child = tuple(listed)
+        if len(child) > len(namespace) and child[:len(namespace)] == namespace:
+            _drop_tree(catalog, child, unpurged, forbidden)
+    for identifier in catalog.list_tables(namespace):
+        try:
+            catalog.purge_table(identifier)
+        except Exception as exc:
+            if is_purge_refusal(exc):
+                unpurged.append((".".join(identifier), _location(catalog, identifier)))
+            elif _is_forbidden(exc) and "DROP_TABLE_WITH_PURGE" in str(exc):
+                forbidden.append(exc)
+            else:
+                raise
+            catalog.drop_table(identifier)
+    for identifier in catalog.list_views(namespace):
+        catalog.drop_view(identifier)
+    path = NAMESPACE_SEPARATOR.join(namespace)
+    for name in list_generic_tables(catalog, path):
+        drop_generic_table(catalog, path, name)
+    catalog.drop_namespace(namespace)
 
 
 def _location(catalog: RestCatalog, identifier: tuple[str, ...]) -> str:
