@@ -184,8 +184,9 @@ def pytest_make_collect_report(
 
 def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Collector | None:
     """A chart's test hooks are tests, collected from its ``Chart.yaml``
-    (``cluster.chart_tests``)."""
-    if file_path.name != "Chart.yaml":
+    (``cluster.chart_tests``); not with ``--floe-in-cluster`` (they create pods, which the
+    shard pods' read-only account may not)."""
+    if file_path.name != "Chart.yaml" or parent.config.stash[IN_CLUSTER_SETTINGS].enabled:
         return None
     from floe_testing.cluster.chart_tests import collect_chart_tests
 

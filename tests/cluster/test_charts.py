@@ -81,7 +81,8 @@ def test_chart_release_hooks_test_hooks_and_reruns_on_a_kept_cluster(
             manifests=pytester.path / "deploy"), timeout=900)
 
     # 1. install: pre-install hooks by weight, the objects, readiness, post-install hooks;
-    #    the chart's two test hooks are tests of the run
+    #    the chart's two test pods are tests of the run (its test ConfigMap is not: it is
+    #    what one of them reads)
     first = run("-v")
     first.assert_outcomes(passed=3, failed=1)
     out = first.stdout.str()
@@ -103,6 +104,7 @@ def test_chart_release_hooks_test_hooks_and_reruns_on_a_kept_cluster(
     pods = _names(kubeconfig, "pods")
     assert "hooked-test-web" in pods, pods
     assert "hooked-test-greeting" not in pods, pods
+    assert "hooked-test-expectation" not in _names(kubeconfig, "configmaps")
     record = json.loads(_kubectl(kubeconfig, "get", "configmap",
                                  "floe-testing-release-hooked", "-o", "json"))
     assert record["metadata"]["labels"]["floe-testing.dev/release"] == "hooked"
@@ -127,11 +129,11 @@ def test_chart_release_hooks_test_hooks_and_reruns_on_a_kept_cluster(
     _order(out, "release 'hooked' (chart hooked-0.1.0, namespace floe-test): upgrade",
            "pre-upgrade hook ConfigMap/hooked-settings of 'hooked', weight -5",
            "pre-upgrade hook Job/hooked-migrate of 'hooked', weight 5",
-           "manifests: 1 created, 1 updated,",
+           "manifests: 2 created, 1 updated,",
            "post-upgrade hook Job/hooked-check of 'hooked'")
     assert "pre-install" not in out
     assert "Secret/hooked-token" not in out
-    assert "hooked-extra" in _names(kubeconfig, "configmaps")
+    assert {"hooked-extra", "hooked-extra-kept"} <= _names(kubeconfig, "configmaps")
     assert _web_generation(kubeconfig) > generation, "the workload kept the old ConfigMap"
     greeting = _kubectl(kubeconfig, "exec", "deploy/hooked-web", "--", "sh", "-c",
                         "echo $GREETING")
@@ -146,6 +148,7 @@ def test_chart_release_hooks_test_hooks_and_reruns_on_a_kept_cluster(
     fourth.assert_outcomes(passed=1, failed=1)
     out = fourth.stdout.str()
     assert "release 'hooked': deleted ConfigMap/hooked-extra (no longer rendered)" in out
+    assert "deleted ConfigMap/hooked-extra-kept" not in out, "helm.sh/resource-policy: keep"
     fourth.stdout.fnmatch_lines([
         "*chart 'hooked': test hook Pod/hooked-test-greeting (*tests.yaml) failed:*",
         "*pod hooked-test-greeting: phase Failed*",

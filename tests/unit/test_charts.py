@@ -365,3 +365,27 @@ def test_pinned_helm_is_downloaded_verified_and_extracted(
     assert found.source == f"downloaded {helm_binary.HELM_VERSION}"
     assert subprocess.run([str(found.path)], capture_output=True, text=True, timeout=10,
                           check=True).stdout == "helm from the archive\n"
+
+
+@pytest.mark.requirement("001-FR-051", "001-FR-065")
+def test_a_cluster_wide_kind_is_recorded_without_the_namespace_its_manifest_gave() -> None:
+    """A chart's cluster-scoped custom kind (a ClusterIssuer, say) gets the release's namespace
+    in its manifest (only the built-in cluster-wide kinds are known before the cluster is):
+    the record of what the run created must not put it inside that namespace, or it would be
+    left behind when the namespace goes with the run (objects in it are not deleted one by
+    one)."""
+    import pykube
+
+    from floe_testing.cluster.records import ObjectRef
+
+    meta = {"name": "letsencrypt", "namespace": "floe-test"}
+    cluster_wide = type("ClusterIssuer", (pykube.objects.APIObject,),
+                        {"version": "cert-manager.io/v1", "endpoint": "clusterissuers",
+                         "kind": "ClusterIssuer"})
+    issuer = cluster_wide(None, {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+                                 "metadata": dict(meta)})
+    assert ObjectRef.of(issuer) == ObjectRef("cert-manager.io/v1", "ClusterIssuer",
+                                             "letsencrypt", "")
+    config = pykube.ConfigMap(None, {"apiVersion": "v1", "kind": "ConfigMap",
+                                     "metadata": dict(meta)})
+    assert ObjectRef.of(config).namespace == "floe-test"

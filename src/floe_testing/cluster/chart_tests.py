@@ -1,14 +1,19 @@
-"""A chart's test hooks (``helm.sh/hook: test``) as pytest items: one per test hook, collected
-from the chart's ``Chart.yaml`` when pytest collects its directory, selected (``-k``, node ids)
-and reported like any test. Running one brings the chart's release up (as any need would),
-then runs the hook as ``helm test`` does (``hooks``): created after its predecessor is deleted
-(``before-hook-creation``, the default), awaited until it succeeds; a failure shows the pod's
-diagnosis (state, events, its log lines). Not collected with ``--floe-in-cluster`` nor in its
-pods: they create pods, which the shard pods' read-only account may not do.
+"""A chart's test hooks (``helm.sh/hook: test``) as pytest items: one per test Pod or Job,
+collected from the chart's ``Chart.yaml`` when pytest collects its directory, selected
+(``-k``, node ids) and reported like any test. Running one brings the chart's release up (as
+any need would), then runs the test phase as ``helm test`` does (``hooks``), with that one Pod
+or Job: the chart's other test hooks (the ConfigMaps, ServiceAccounts, Roles a test pod
+reads) are created with it, in Helm's order, each after its predecessor is deleted
+(``before-hook-creation``, the default), the Pod or Job awaited until it succeeds, and the
+``hook-succeeded`` ones deleted after; a failure shows the pod's diagnosis (state, events, its
+log lines). So any one test is selected alone and still finds what it reads. Not collected
+with ``--floe-in-cluster`` nor in its pods: they create pods, which the shard pods' read-only
+account may not do.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,17 +25,18 @@ from floe_testing.errors import FloeTestingError
 if TYPE_CHECKING:
     from floe_testing.cluster.manifests import ManifestDoc
 
+#: the test hooks that run (and so are tests); the others are what they read
+_RUNS = ("Pod", "Job")
+
 
 def collect_chart_tests(file_path: Path, parent: pytest.Collector) -> ChartTests | None:
-    """A collector for a ``Chart.yaml`` of a top-level chart among the run's manifests."""
+    """A collector for a ``Chart.yaml`` of a top-level chart among the run's manifests (the
+    plugin asks only when the tests run here, not with ``--floe-in-cluster``)."""
     from floe_testing.cluster.run import SETTINGS
-    from floe_testing.in_cluster.settings import IN_CLUSTER_SETTINGS
     from floe_testing.location import running_as_shard
 
-    config = parent.config
-    settings = config.stash.get(SETTINGS, None)
-    in_cluster = config.stash.get(IN_CLUSTER_SETTINGS, None)
-    if settings is None or running_as_shard() or (in_cluster is not None and in_cluster.enabled):
+    settings = parent.config.stash.get(SETTINGS, None)
+    if settings is None or running_as_shard():
         return None
     chart = file_path.parent.resolve()
     for named in (settings.manifests_dir, *settings.extra_manifests):
@@ -58,17 +64,28 @@ class ChartTests(pytest.File):
         for component in components.values():
             if component.is_chart and component.origin is not None \
                     and component.origin.path.resolve() == chart:
-                for doc in hooks_of(component.hooks, "test"):
-                    yield ChartTestItem.from_parent(self, name=doc.name,
-                                                    component=component.name, hook=doc)
+                phase = hooks_of(component.hooks, "test")
+                runs = [doc for doc in phase if doc.kind in _RUNS]
+                names = Counter(doc.name for doc in runs)
+                for doc in runs:
+                    # a Pod and a Job of one name: the kind tells their items apart
+                    name = doc.name if names[doc.name] == 1 else f"{doc.kind}-{doc.name}"
+                    yield ChartTestItem.from_parent(
+                        self, name=name, component=component.name, hook=doc,
+                        phase=[d for d in phase if d is doc or d.kind not in _RUNS])
+
 
 class ChartTestItem(pytest.Item):
-    """One test hook of a chart's release."""
+    """One test Pod or Job of a chart's release, run with the chart's other test hooks."""
 
-    def __init__(self, *, component: str, hook: ManifestDoc, **kwargs: Any) -> None:
+    def __init__(self, *, component: str, hook: ManifestDoc, phase: list[ManifestDoc],
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.component = component
         self.hook = hook
+        #: the test hooks created when it runs, in Helm's order: ``hook`` and every test hook
+        #: that is neither a Pod nor a Job
+        self.phase = phase
 
     def runtest(self) -> None:
         from floe_testing.cluster.hooks import HookError, run_phase
@@ -77,7 +94,7 @@ class ChartTestItem(pytest.Item):
         session = cluster_session(self.config)
         try:
             api = session.provision_component(self.component)
-            run_phase(api, self.component, "test", [self.hook],
+            run_phase(api, self.component, "test", self.phase,
                       overrides=session.settings.image_overrides,
                       timeout=session.settings.ready_timeout, progress=session.progress,
                       on_created=session.stack.created.append)

@@ -55,7 +55,8 @@ class HookError(InfrastructureError):
 
 
 def hooks_of(hooks: Iterable[ManifestDoc], event: str) -> list[ManifestDoc]:
-    """The hooks of one event in Helm's order: kind order, then weight, then name."""
+    """The hooks of one event in Helm 3's order: weight, then name (kind order only between
+    hooks of one weight and one name: Helm's docs say kind first, Helm 3 does not)."""
     selected = [d for d in apply_order(hooks) if d.hook is not None and event in d.hook.events]
     return sorted(selected, key=lambda d: (d.hook.weight if d.hook else 0, d.name))
 

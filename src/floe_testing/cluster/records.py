@@ -45,7 +45,13 @@ class ObjectRef:
 
     @classmethod
     def of(cls, obj: pykube.objects.APIObject) -> ObjectRef:
-        return cls(obj.version, obj.kind, obj.name, obj.obj["metadata"].get("namespace") or "")
+        """The reference of ``obj``; a kind the server serves cluster-wide (its class says so,
+        from the server's discovery) has no namespace, whatever its manifest said."""
+        from pykube.objects import NamespacedAPIObject
+
+        namespace = obj.obj["metadata"].get("namespace") or "" \
+            if isinstance(obj, NamespacedAPIObject) else ""
+        return cls(obj.version, obj.kind, obj.name, namespace)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 RELEASE_LABEL = "floe-testing.dev/release"
 RECORD_PREFIX = "floe-testing-release-"
+#: Helm's annotation that keeps an object its chart no longer renders (value ``keep``)
+RESOURCE_POLICY = "helm.sh/resource-policy"
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,8 @@ def write_record(api: pykube.HTTPClient, release: Release,
 
 
 def delete_stale(api: pykube.HTTPClient, release: Release) -> list[str]:
-    """Delete what the previous revision had and this one does not render; their names."""
+    """Delete what the previous revision had and this one does not render; their names. An
+    object annotated ``helm.sh/resource-policy: keep`` stays, as Helm leaves it."""
     deleted = []
     for api_version, kind, namespace, name in release.stale_objects():
         doc = ManifestDoc(release.origin.path, 0, {
@@ -140,7 +143,11 @@ def delete_stale(api: pykube.HTTPClient, release: Release) -> list[str]:
             "metadata": {"name": name, **({"namespace": namespace} if namespace else {})}})
         cls = object_class(api, doc)
         obj = cls(api, {"metadata": dict(doc.obj["metadata"])})
-        if obj.exists():
-            obj.delete(propagation_policy="Background")
-            deleted.append(f"{kind}/{name}")
+        if not obj.exists():
+            continue
+        obj.reload()
+        if obj.annotations.get(RESOURCE_POLICY, "").strip().lower() == "keep":
+            continue
+        obj.delete(propagation_policy="Background")
+        deleted.append(f"{kind}/{name}")
     return deleted
