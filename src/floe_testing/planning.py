@@ -30,8 +30,16 @@ def needed_services(items: list[pytest.Item],
                 needed.add(declaration.requirement())
     base = sys.modules.get("floe_testing.base.integration")
     if base is not None:  # no test module imported it: no item can be an IntegrationTestBase
+        from floe_testing.service_requirement import ServiceRequirement  # imported with it
+
         for item in items:
             cls = getattr(item, "cls", None)
             if isinstance(cls, type) and issubclass(cls, base.IntegrationTestBase):
-                needed.update(getattr(cls, "required_services", ()))
+                for requirement in getattr(cls, "required_services", ()):
+                    # anything else is the base class's to name, when the test starts
+                    declaration = registry.serving(
+                        requirement.name, requirement.port, requirement.namespace
+                    ) if isinstance(requirement, ServiceRequirement) else None
+                    if declaration is None or not declaration.endpoint_from_env():
+                        needed.add(requirement)
     return needed

@@ -103,6 +103,40 @@ def test_a_declared_service_gets_its_fixtures_its_env_endpoint_and_its_secret_ma
     assert "kind cluster" not in output, "an env endpoint needs no cluster"
 
 
+def test_a_service_an_env_variable_names_is_planned_for_no_test(
+        clean_service_env: pytest.MonkeyPatch) -> None:
+    """Neither a test asking for its fixture nor one listing it in ``required_services``
+    makes the run deploy or forward a service whose endpoint env gives; the others are
+    planned (by the same declaration's ``ServiceRequirement``)."""
+    from types import SimpleNamespace
+    from typing import ClassVar
+
+    from floe_testing import IntegrationTestBase, ServiceRequirement
+    from floe_testing.planning import needed_services
+    from floe_testing.services.registry import builtin_registry
+
+    clean_service_env.delenv("ECHO_HOST", raising=False)
+    registry = builtin_registry()
+    registry.add(ServiceDeclaration(name="echo", service="echo", port=8080))
+    echo = ServiceRequirement(name="echo", port=8080)
+    postgres = registry.named("postgres")
+    assert postgres is not None
+
+    class TestBoth(IntegrationTestBase):
+        required_services: ClassVar[list[ServiceRequirement]] = [
+            echo, postgres.requirement()]
+
+    items = [SimpleNamespace(fixturenames=["echo_client"], cls=None),
+             SimpleNamespace(fixturenames=["postgres_connection"], cls=None),
+             SimpleNamespace(fixturenames=[], cls=TestBoth)]
+    planned = lambda: needed_services(items, registry)  # type: ignore[arg-type]  # noqa: E731
+    assert planned() == {echo, postgres.requirement()}
+    clean_service_env.setenv("ECHO_HOST", "127.0.0.1")
+    assert planned() == {postgres.requirement()}
+    clean_service_env.setenv("POSTGRES_HOST", "127.0.0.1")
+    assert planned() == set()
+
+
 def test_without_a_client_the_fixture_is_the_checked_endpoint_and_a_module_may_declare(
         pytester: pytest.Pytester, clean_service_env: pytest.MonkeyPatch,
         echo_server: int) -> None:
@@ -189,6 +223,12 @@ def test_the_helper_works_without_pytest(monkeypatch: pytest.MonkeyPatch, echo_s
             ServiceHelper(declaration):
         pass
     assert time.monotonic() - started < 15
+
+    # a declaration that says where its config connects (address_of) is checked there
+    served = ServiceDeclaration(name="echo", service="echo", port=8080,
+                                address_of=lambda config: ("127.0.0.1", echo_server))
+    with ServiceHelper(served) as endpoint:
+        assert endpoint.port == closed_port, "the config is the env's; the address is its own"
 
 
 # -- the built-ins are declared the same way: every list is derived ----------------------------

@@ -1,6 +1,6 @@
 """The package's shape holds: no module imports one that imports it back (directly or not,
-at module level, inside a function or for type checking alone), and no class grows past 250
-lines. Read from the source, as a reviewer would."""
+at module level, inside a function or for type checking alone), no package imports one built
+on it, and no class grows past 250 lines. Read from the source, as a reviewer would."""
 
 from __future__ import annotations
 
@@ -81,6 +81,23 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
     graph = _imports(_modules())
     assert sum(len(targets) for targets in graph.values()) > 100, "the graph was read"
     assert _cycles(graph) == []
+
+
+#: (package, a package built on it): the first never imports the second
+LAYERS = (("cluster", "in_cluster"), ("cluster", "fixtures"), ("cluster", "base"),
+          ("cluster", "traceability"), ("services", "cluster"), ("services", "in_cluster"),
+          ("traceability", "cluster"), ("traceability", "in_cluster"))
+
+
+def test_no_package_imports_one_built_on_it() -> None:
+    graph = _imports(_modules())
+    upward = sorted(f"{source} -> {target}" for source, targets in graph.items()
+                    for target in targets for lower, upper in LAYERS
+                    if source.startswith(f"floe_testing.{lower}.")
+                    and target.startswith(f"floe_testing.{upper}."))
+    assert any(t.startswith("floe_testing.cluster.") for t in graph["floe_testing.in_cluster"
+                                                                    ".runner"]), "read"
+    assert upward == []
 
 
 def test_no_class_is_longer_than_250_lines() -> None:

@@ -274,7 +274,9 @@ def _get(api: pykube.HTTPClient, doc: ManifestDoc) -> dict[str, Any] | None:
     """The object a document defines, as the cluster holds it (None: not there)."""
     import pykube
 
-    cls = pykube.object_factory(api, doc.obj["apiVersion"], doc.kind)
+    from floe_testing.cluster.kinds import pykube_class
+
+    cls = pykube_class(api, doc.obj["apiVersion"], doc.kind)
     query = cls.objects(api)
     if issubclass(cls, pykube.objects.NamespacedAPIObject):
         query = cls.objects(api, namespace=doc.namespace or "default")

@@ -29,7 +29,6 @@ HOOK_EVENTS = {
     "pre-install", "post-install", "pre-upgrade", "post-upgrade", "pre-delete", "post-delete",
     "pre-rollback", "post-rollback", "test",
 }
-DELETE_POLICIES = ("before-hook-creation", "hook-succeeded", "hook-failed")
 #: Kinds without a namespace: every other rendered object lands in the release's namespace
 CLUSTER_SCOPED_KINDS = frozenset({
     "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",

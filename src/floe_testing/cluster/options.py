@@ -24,7 +24,6 @@ READY_TIMEOUT = Setting("--floe-ready-timeout", "floe_ready_timeout", "FLOE_READ
 #: pytest-kind's ``--cluster-name`` (whose default is pytest-kind's own name)
 CLUSTER_NAME = Setting("--cluster-name", "floe_cluster_name", "FLOE_CLUSTER_NAME",
                        option_dest="cluster_name")
-KUBECONFIG_OPTION = Setting("--kubeconfig", env="KUBECONFIG")
 #: your own stack (README "Your own stack"): per-chart values, helm, the kind config
 CHART_VALUES = Setting("--floe-chart-values", "floe_chart_values", "FLOE_CHART_VALUES")
 CHART_SET = Setting("--floe-chart-set", "floe_chart_set", "FLOE_CHART_SET")

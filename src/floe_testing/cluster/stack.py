@@ -52,11 +52,6 @@ class Stack:
         #: objects this run created, oldest first (a reused cluster gets them deleted)
         self.created: list[ObjectRef] = []
 
-    @property
-    def applied_any(self) -> bool:
-        """True once a component was applied in this session."""
-        return bool(self._applied)
-
     def components(self) -> dict[str, Component]:
         """The components, parsed on first call (one progress line names their source)."""
         if self._components is None:

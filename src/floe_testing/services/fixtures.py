@@ -38,8 +38,8 @@ def service_fixtures(declaration: ServiceDeclaration) -> tuple[Any, Any]:
         if not isinstance(config, expected):
             where = (f"from floe_testing import {expected.__name__}"
                      if expected.__name__ in declaration.exports else
-                     f"floe_testing.services.configs.config_class({declaration.name}_client."
-                     "floe_service)")
+                     f"floe_testing.services.configs.config_class("
+                     f"{declaration.client_fixture_name}.floe_service)")
             fail(f"{declaration.config_fixture_name} returned a {type(config).__name__}, not a "
                  f"{expected.__name__}: an override of it must return one, e.g. "
                  f"{expected.__name__}(...) ({where}).")

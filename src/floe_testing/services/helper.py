@@ -64,7 +64,8 @@ class ServiceHelper(ServiceContext[Any]):
         self.declaration = declaration
         self.config = config if config is not None else config_from_env(declaration)
         self.service_name = declaration.service or declaration.name
-        self.service_port = int(getattr(self.config, "port", declaration.port))
+        #: where the config points (its ``address_of`` for a config of the user's own shape)
+        self.host, self.service_port = declaration.address(self.config)
 
     def __call__(self) -> Generator[Any, None, None]:
         self.check()
@@ -95,7 +96,7 @@ class ServiceHelper(ServiceContext[Any]):
                     if answer is False:
                         raise NotReady("its health check said no")
                 else:
-                    with socket.create_connection((self.config.host, self.config.port),
+                    with socket.create_connection((self.host, self.service_port),
                                                   timeout=bounds.connect_timeout):
                         pass
             except (NotReady, ConditionFailed):
@@ -104,7 +105,7 @@ class ServiceHelper(ServiceContext[Any]):
                 raise NotReady(f"{type(exc).__name__}: {exc}") from None
             return True
 
-        address = str(getattr(self.config, "url", f"{self.config.host}:{self.config.port}"))
+        address = str(getattr(self.config, "url", None) or f"{self.host}:{self.service_port}")
         try:
             if reached is not None and reached.forwarded:  # its pod may be restarting
                 wait_for_condition(healthy, PollingConfig(
