@@ -5,6 +5,15 @@ from __future__ import annotations
 import re
 import uuid
 
+#: a Kubernetes name of one label (RFC 1123: Services, namespaces, kind clusters)
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def is_dns_label(value: str) -> bool:
+    """True for a name Kubernetes takes as a DNS-1123 label: at most 63 characters of
+    lowercase a-z, 0-9 and '-', starting and ending with a letter or digit."""
+    return _DNS_LABEL.fullmatch(value) is not None
+
 
 def short_uid() -> str:
     """Eight hex characters: unique enough per run, short enough for 63-character limits."""

@@ -3,18 +3,15 @@ model's entity, used by ``IntegrationTestBase``, the run's planning and the clus
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from floe_testing.endpoint import DEFAULT_K8S_NAMESPACE
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+from floe_testing.naming import is_dns_label
 
 
 def validate_dns1123_label(value: str) -> str:
     """Reject names Kubernetes would reject, before any API call is made."""
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+    if not is_dns_label(value):
         raise ValueError(
             f"{value!r} is not a DNS-1123 label: at most 63 characters of lowercase a-z, 0-9 "
             "and '-', starting and ending with a letter or digit"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -31,6 +30,7 @@ from floe_testing.cluster.options import (
 )
 from floe_testing.errors import ConfigError
 from floe_testing.location import in_cluster_mode, running_as_shard
+from floe_testing.naming import is_dns_label
 from floe_testing.option_values import (
     Given,
     Setting,
@@ -146,9 +146,6 @@ def find_kubectl(config: pytest.Config) -> Path:
     return Path(found)
 
 
-#: DNS-1123 label: kind names its nodes and containers after the cluster, and a name such as
-#: ``../x`` would become a path in pytest-kind's state directory.
-_CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 #: Entries of --floe-load-image that name an image archive rather than an image reference.
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
@@ -236,7 +233,7 @@ def _chart_settings(config: pytest.Config, rootdir: Path) -> dict[str, ChartValu
         sets.setdefault(name, []).append(assignment)
     for given in every_given(config, CHART_NAMESPACE, ","):
         name, namespace = chart(given, "=", "CHART=NAMESPACE")
-        if not _CLUSTER_NAME.match(namespace):
+        if not is_dns_label(namespace):
             raise ConfigError(f"{given.source}: namespace {namespace!r} of chart {name!r} is "
                               "not a DNS-1123 label (lowercase letters, digits and '-')")
         namespaces[name] = namespace  # env, ini, command line: the last wins
@@ -299,7 +296,9 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
     ready_timeout = resolved(config, READY_TIMEOUT, positive_number("a number of seconds"),
                              DEFAULT_READY_TIMEOUT)
 
-    if not _CLUSTER_NAME.match(str(name)):
+    # kind names its nodes and containers after the cluster, and a name such as ``../x``
+    # would become a path in pytest-kind's state directory
+    if not is_dns_label(str(name)):
         raise ConfigError(f"cluster name {name!r} is not a DNS-1123 label (lowercase letters, "
                           "digits and '-', at most 63); set --cluster-name, ini "
                           "floe_cluster_name or FLOE_CLUSTER_NAME to e.g. floe-test.")

@@ -23,13 +23,13 @@ the plugin loads the built-in declarations on every run.
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from floe_testing.endpoint import DEFAULT_K8S_NAMESPACE, dns_name
 from floe_testing.errors import ConfigError
+from floe_testing.naming import is_dns_label
 
 if TYPE_CHECKING:
     from floe_testing.service_requirement import ServiceRequirement
@@ -39,7 +39,6 @@ DECLARATION_ATTRIBUTE = "floe_service"
 #: a client factory: ``client(config)`` returns the client, or yields it and cleans up after
 ClientFactory = Callable[[Any], Any]
 Scope = Literal["function", "class", "module", "package", "session"]
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def import_path(path: str) -> Any:
@@ -118,7 +117,7 @@ class ServiceDeclaration:
             raise ConfigError(f"declare_service(name={self.name!r}): the name prefixes fixtures "
                               "and env variables: a lowercase Python identifier, e.g. 'jaeger'")
         for what, label in (("service", self.service), ("namespace", self.namespace)):
-            if self.service and not _DNS_LABEL.fullmatch(label):
+            if self.service and not is_dns_label(label):
                 raise ConfigError(f"declare_service(name={self.name!r}, {what}={label!r}): a "
                                   "Kubernetes name: lowercase letters, digits and '-', at most "
                                   "63, as in the manifests")
