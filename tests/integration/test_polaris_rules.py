@@ -214,6 +214,22 @@ def config_of(server: IcebergRestServer, **changes: object) -> PolarisConfig:
 
 
 @pytest.mark.requirement("001-FR-061")
+def test_a_catalog_that_hangs_after_the_probe_is_one_screen_within_the_timeouts(
+    polaris: IcebergRestServer, tmp_path: Path
+) -> None:
+    """The probe (a token, the config, listing namespaces) is answered; creating the test's
+    namespace is not: the test errors within the client's bounds, on one screen naming what
+    was asked, where, and the bounds."""
+    polaris.rules.hangs = {"CREATE_NAMESPACE"}
+    env = {**polaris.env(), "FLOE_CONNECT_TIMEOUT": "1", "FLOE_READ_TIMEOUT": "2"}
+    run = run_inner_pytest(tmp_path, USES_CATALOG, env=env)
+    assert run.outcomes == {"test_uses_catalog": "error"}, run.describe()
+    message = one_screen(run, "test_uses_catalog")
+    assert "asked to create the test's namespace" in message
+    assert polaris.uri in message
+    assert "did not answer in time" in message
+
+
 def test_service_health_says_why(polaris: IcebergRestServer) -> None:
     healthy = service_health(PolarisFixture(config_of(polaris)))
     assert healthy == ServiceHealth(True, "")

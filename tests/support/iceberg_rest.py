@@ -133,6 +133,10 @@ class IcebergRestCatalog:
     realms: tuple[str, ...] = ()
     #: Polaris generic tables: namespace -> name -> table
     generic: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: Polaris operations that get no answer (a catalog that hangs after the probe) until
+    #: ``released`` is set (at the server's stop)
+    hangs: set[str] = field(default_factory=set)
+    released: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         data = self.root / "warehouse"
@@ -210,7 +214,12 @@ class IcebergRestCatalog:
                             "Missing or invalid realm")
 
     def authorize(self, operation: str) -> None:
-        """Polaris' 403 for an operation the test marked as not granted."""
+        """Polaris' 403 for an operation the test marked as not granted; no answer (until the
+        server stops) for one it marked as hanging."""
+        if operation in self.hangs:
+            self.released.wait(120)
+            raise RestError(HTTPStatus.SERVICE_UNAVAILABLE, "ServiceUnavailableException",
+                            "stopped while hanging")
         if operation in self.forbidden:
             raise RestError(
                 HTTPStatus.FORBIDDEN, "ForbiddenException",
@@ -546,6 +555,8 @@ class IcebergRestServer:
 
     def stop(self) -> None:
         """Stop serving, close the catalog and remove its files. Idempotent."""
+        if self.state is not None:
+            self.state.released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

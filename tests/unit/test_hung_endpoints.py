@@ -165,10 +165,14 @@ def test_a_broken_pyiceberg_is_named_not_blamed_on_the_catalog(
 
 @pytest.mark.requirement("001-FR-053", "001-FR-021")
 @pytest.mark.usefixtures("clean_service_env")
-def test_a_key_that_may_list_but_not_create_buckets_is_one_screen(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The probe (listing buckets) passes; creating the test's bucket gets S3's 403: one
-    screen naming the key, the bucket, the server's code and what to check."""
+@pytest.mark.parametrize("create", ["refused", "hangs"])
+def test_a_server_that_lists_but_does_not_create_buckets_is_one_screen(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, create: str) -> None:
+    """The probe (listing buckets) passes; creating the test's bucket gets S3's 403, or no
+    answer at all: one screen naming the key, the bucket, the server's code or the bounds,
+    and what to check, within the client's timeouts."""
+    import threading
+
     from support.http_server import QuietHandler, serving
 
     listing = (b'<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult '
@@ -177,28 +181,40 @@ def test_a_key_that_may_list_but_not_create_buckets_is_one_screen(
     denied = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
               b"<Message>Access Denied.</Message><Resource>/b</Resource>"
               b"<RequestId>1</RequestId></Error>")
+    released = threading.Event()
 
-    class ListsButRefusesCreate(QuietHandler):
+    class ListsButDoesNotCreate(QuietHandler):
         def do_GET(self) -> None:
             self.reply(200, listing, "application/xml")
 
         def do_PUT(self) -> None:
+            if create == "hangs":
+                released.wait(LIMIT)  # until the test is done: the client must give up first
+                return
             self.reply(403, denied, "application/xml")
 
-    with serving(ListsButRefusesCreate) as port:
+    with serving(ListsButDoesNotCreate) as port:
         monkeypatch.setenv("MINIO_ENDPOINT", f"http://127.0.0.1:{port}")
         monkeypatch.setenv("MINIO_ACCESS_KEY", "reader")
         monkeypatch.setenv("MINIO_SECRET_KEY", "k3y-S3CR3T-reader")
+        monkeypatch.setenv("FLOE_CONNECT_TIMEOUT", str(CONNECT))
+        monkeypatch.setenv("FLOE_READ_TIMEOUT", str(READ))
         pytester.makepyfile(test_bucket="""
             def test_it(minio_bucket):
                 raise AssertionError('must not be reached')
         """)
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=LIMIT)
+        try:
+            result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=LIMIT)
+        finally:
+            released.set()
     result.assert_outcomes(errors=1)
     output = result.stdout.str()
     assert "must not be reached" not in output
     assert "Traceback" not in output, output
     assert "k3y-S3CR3T-reader" not in output
     assert "S3 (MinIO, access key 'reader') creating bucket 'test-test-it-" in output, output
-    assert "AccessDenied" in output, output
     assert "that the access key may create buckets" in output, output
+    if create == "refused":
+        assert "AccessDenied" in output, output
+    else:
+        assert "It did not answer in time" in output, output
