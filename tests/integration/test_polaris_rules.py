@@ -27,6 +27,18 @@ USES_CATALOG = """
         assert polaris_catalog.namespace_exists(polaris_namespace)
 """
 
+#: a test that writes a table with data (its teardown purges it), recording its namespace
+WRITES_A_TABLE = """
+    import pyarrow as pa  # type: ignore[import-untyped]
+    from conftest import record
+
+    def test_writes_a_table(polaris_catalog, polaris_namespace):
+        table = polaris_catalog.create_table((polaris_namespace, "events"),
+                                             schema=pa.schema([("x", pa.int64())]))
+        table.append(pa.table({"x": [1, 2]}))
+        record("namespace", polaris_namespace)
+"""
+
 
 @pytest.fixture
 def polaris() -> Iterator[IcebergRestServer]:
@@ -100,16 +112,7 @@ def test_refused_purge_drops_what_it_can_then_names_the_catalog_setting(
     polaris: IcebergRestServer, tmp_path: Path
 ) -> None:
     polaris.rules.purge_enabled = False
-    run = run_inner_pytest(tmp_path, """
-        import pyarrow as pa  # type: ignore[import-untyped]
-        from conftest import record
-
-        def test_writes_a_table(polaris_catalog, polaris_namespace):
-            table = polaris_catalog.create_table((polaris_namespace, "events"),
-                                                 schema=pa.schema([("x", pa.int64())]))
-            table.append(pa.table({"x": [1, 2]}))
-            record("namespace", polaris_namespace)
-    """, env=polaris.env())
+    run = run_inner_pytest(tmp_path, WRITES_A_TABLE, env=polaris.env())
     # the test passed; its teardown fails (pytest reports both)
     assert "1 passed, 1 error" in run.output, run.describe()
     message = one_screen(run, "test_writes_a_table")
@@ -129,16 +132,7 @@ def test_purge_refused_for_a_missing_privilege_drops_what_it_can_then_names_it(
     (``DROP_TABLE_WITH_PURGE`` needs ``TABLE_WRITE_DATA``): the table is dropped without
     purge, the namespace goes, and the 403 is explained."""
     polaris.rules.forbidden = {"DROP_TABLE_WITH_PURGE"}
-    run = run_inner_pytest(tmp_path, """
-        import pyarrow as pa  # type: ignore[import-untyped]
-        from conftest import record
-
-        def test_writes_a_table(polaris_catalog, polaris_namespace):
-            table = polaris_catalog.create_table((polaris_namespace, "events"),
-                                                 schema=pa.schema([("x", pa.int64())]))
-            table.append(pa.table({"x": [1, 2]}))
-            record("namespace", polaris_namespace)
-    """, env=polaris.env())
+    run = run_inner_pytest(tmp_path, WRITES_A_TABLE, env=polaris.env())
     assert "1 passed, 1 error" in run.output, run.describe()
     message = one_screen(run, "test_writes_a_table")
     assert "op DROP_TABLE_WITH_PURGE" in message
