@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import pytest
-
 if TYPE_CHECKING:
     import pykube
 
@@ -43,8 +41,6 @@ if TYPE_CHECKING:
 MARKER = ".floe-testing-artifacts"
 #: the most log lines kept per container (the end of the log)
 LOG_LINES = 5000
-#: the run's artifacts, in ``config.stash`` (set only when a directory is named)
-ARTIFACTS = pytest.StashKey["FailureArtifacts"]()
 
 
 class StateSource(Protocol):

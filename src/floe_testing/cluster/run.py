@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from floe_testing.cluster.interrupts import finishing_before_interrupts, hold_cluster_resources
 from floe_testing.errors import FloeTestingError
 
 if TYPE_CHECKING:
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
 
     import pykube
 
+    from floe_testing.cluster.artifacts import FailureArtifacts
     from floe_testing.cluster.session import ClusterSession
     from floe_testing.cluster.settings import ClusterSettings
     from floe_testing.service_requirement import ServiceRequirement
@@ -31,6 +31,8 @@ SETTINGS: pytest.StashKey[ClusterSettings] = pytest.StashKey()
 #: the services the selected tests need (filled at collection, read when the session starts)
 PLANNED: pytest.StashKey[set[ServiceRequirement]] = pytest.StashKey()
 CLUSTER_SESSION: pytest.StashKey[ClusterSession] = pytest.StashKey()
+#: the run's failure artifacts writer, with ``--floe-artifacts`` only
+ARTIFACTS: pytest.StashKey[FailureArtifacts] = pytest.StashKey()
 #: the xdist controller's run directory, shared with every worker
 _RUN_DIR = pytest.StashKey[Path]()
 WORKER_INPUT_KEY = "floe_testing_run_dir"
@@ -40,6 +42,7 @@ def cluster_session(config: pytest.Config) -> ClusterSession:
     """The run's session, created (not yet started) on first call."""
     session = config.stash.get(CLUSTER_SESSION, None)
     if session is None:
+        from floe_testing.cluster.interrupts import hold_cluster_resources
         from floe_testing.cluster.progress import Progress
         from floe_testing.cluster.session import ClusterSession
         from floe_testing.cluster.settings import find_kubectl
@@ -63,7 +66,7 @@ def prepare_failure_artifacts(config: pytest.Config) -> None:
     settings = config.stash[SETTINGS]
     if settings.artifacts_dir is None or settings.stack_provided:
         return
-    from floe_testing.cluster.artifacts import ARTIFACTS, FailureArtifacts
+    from floe_testing.cluster.artifacts import FailureArtifacts
     from floe_testing.redaction import SECRET_VALUES
 
     artifacts = FailureArtifacts(settings.artifacts_dir, config.stash[SECRET_VALUES].redact)
@@ -86,8 +89,6 @@ def failed_test_sections(config: pytest.Config, nodeid: str, phase: str,
         return []
     requirements = list(requirements)
     sections = session.diagnosis_sections(requirements)
-    from floe_testing.cluster.artifacts import ARTIFACTS
-
     artifacts = config.stash.get(ARTIFACTS, None)
     if artifacts is None or not session.started:
         return sections
@@ -108,8 +109,6 @@ def write_run_artifacts(session: pytest.Session) -> None:
     """With ``--floe-artifacts`` and a failed run: the stack's state, once, before the
     cluster goes (the serial run's session, or the xdist controller through the cluster the
     workers recorded)."""
-    from floe_testing.cluster.artifacts import ARTIFACTS
-
     config = session.config
     artifacts = config.stash.get(ARTIFACTS, None)
     ok = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
@@ -165,6 +164,8 @@ def end_cluster_session(config: pytest.Config) -> bool:
     session = config.stash.get(CLUSTER_SESSION, None)
     if session is None:
         return True
+    from floe_testing.cluster.interrupts import finishing_before_interrupts
+
     try:
         with finishing_before_interrupts():
             session.close()
@@ -177,6 +178,8 @@ def end_cluster_session(config: pytest.Config) -> bool:
 def share_with_worker(config: pytest.Config, workerinput: dict[str, object]) -> None:
     """xdist controller: give a worker the run directory the workers coordinate through; from
     now on a worker may create the cluster this process releases."""
+    from floe_testing.cluster.interrupts import hold_cluster_resources
+
     hold_cluster_resources(config)
     if _RUN_DIR not in config.stash:
         config.stash[_RUN_DIR] = Path(tempfile.mkdtemp(prefix="floe-testing-run-"))

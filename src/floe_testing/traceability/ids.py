@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_ID_PATTERN = r"^\d{3}-FR-\d{3}[a-z]?$"
 """The data model's requirement ID pattern (section 11, ``RequirementCoverage``)."""
@@ -45,8 +44,7 @@ def is_valid_id(value: str, pattern: re.Pattern[str]) -> bool:
     return pattern.fullmatch(value) is not None
 
 
-@dataclass(frozen=True)
-class MarkerProblem:
+class MarkerProblem(NamedTuple):  # checked on every run: cheaper to define than a dataclass
     """One thing wrong with a test's ``requirement`` markers, phrased for the user."""
 
     message: str
