@@ -242,8 +242,26 @@ def _type_checking_names() -> set[str]:
         if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
             for stmt in ast.walk(node):
                 if isinstance(stmt, ast.ImportFrom):
-                    names.update(alias.name for alias in stmt.names)
+                    # ``import X as X``: an explicit re-export (mypy's --no-implicit-reexport)
+                    names.update(alias.name for alias in stmt.names if alias.asname == alias.name)
     return names
+
+
+def test_the_public_names_are_derived_and_type_checkers_see_the_same() -> None:
+    """``__all__`` is no list in the source: the general names and every built-in's exports;
+    the one static list (for type checkers) names exactly those, and ``import *`` gives them."""
+    source = Path(floe_testing.__file__).read_text()
+    assert "__all__ =" not in source, "__all__ is derived, not written out"
+    services = {name for service in builtin_services() for name in service.exports}
+    public = floe_testing.__all__
+    assert len(public) == len(set(public))
+    assert services <= set(public)
+    assert "declare_service" in public
+    assert "IntegrationTestBase" in public
+    assert _type_checking_names() == set(public), "the TYPE_CHECKING block drifted"
+    namespace: dict[str, object] = {}
+    exec("from floe_testing import *", namespace)  # the star import users write
+    assert set(public) <= set(namespace)
 
 
 @pytest.mark.parametrize("service", builtin_services(), ids=lambda s: s.name)
