@@ -24,7 +24,7 @@ from floe_testing.cluster.charts import (
     RenderSettings,
     parse_hook,
 )
-from floe_testing.cluster.helm_binary import resolve_helm_binary
+from floe_testing.cluster.helm_binary import HelmBinary, resolve_helm_binary
 from floe_testing.cluster.hooks import hooks_of
 from floe_testing.cluster.kind_binary import ChecksumError
 from floe_testing.cluster.manifests import (
@@ -32,7 +32,9 @@ from floe_testing.cluster.manifests import (
     ManifestError,
     components,
 )
+from floe_testing.cluster.settings import load_settings
 from floe_testing.cluster.sources import load_layers, load_manifests
+from floe_testing.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 
@@ -302,14 +304,27 @@ def _fake_helm(directory: Path) -> Path:
 
 
 @pytest.mark.requirement("001-FR-065")
-def test_helm_resolution_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    option, env, on_path = (_fake_helm(tmp_path / d) for d in ("opt", "env", "path"))
+def test_helm_resolution_order(monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester,
+                               tmp_path: Path) -> None:
+    """Option > ini > env (the settings' one precedence, each named as given), then PATH."""
+    option, ini, env, on_path = (_fake_helm(tmp_path / d) for d in ("opt", "ini", "env", "path"))
     monkeypatch.setenv("PATH", str(on_path.parent))
     monkeypatch.setenv("FLOE_HELM_BIN", str(env))
-    assert resolve_helm_binary(str(option)).path == option
-    assert resolve_helm_binary(None).path == env
+
+    def helm(*args: str, ini_value: Path | None = None) -> HelmBinary:
+        pytester.makeini("[pytest]\n" + (f"floe_helm_bin = {ini_value}\n" if ini_value else ""))
+        settings = load_settings(pytester.parseconfigure(*args), resolve_kubectl=False)
+        return resolve_helm_binary(settings.helm_bin, settings.helm_bin_source)
+
+    assert helm(f"--floe-helm-bin={option}", ini_value=ini) == HelmBinary(option, "--floe-helm-bin")
+    assert helm(ini_value=ini) == HelmBinary(ini, "ini floe_helm_bin")
+    assert helm() == HelmBinary(env, "env FLOE_HELM_BIN")
     monkeypatch.delenv("FLOE_HELM_BIN")
-    assert resolve_helm_binary(None).source == "PATH"
+    assert helm().source == "PATH"
+    monkeypatch.setenv("FLOE_HELM_BIN", str(tmp_path / "missing" / "helm"))
+    with pytest.raises(ConfigError, match=r"env FLOE_HELM_BIN names .*missing/helm, which does "
+                                          r"not exist\. Install Helm 3"):
+        helm()
 
 
 @pytest.fixture

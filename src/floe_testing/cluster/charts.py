@@ -60,13 +60,15 @@ class RenderSettings:
     helm_bin: str | None = None
     kubectl: Path = Path("kubectl")
     values: Mapping[str, ChartValues] = field(default_factory=dict)
+    #: where helm_bin was given (the settings' one precedence: option > ini > env)
+    helm_bin_source: str = "--floe-helm-bin"
     _helm: Path | None = None
 
     def helm(self) -> Path:
         if self._helm is None:
             from floe_testing.cluster.helm_binary import resolve_helm_binary
 
-            self._helm = resolve_helm_binary(self.helm_bin).path
+            self._helm = resolve_helm_binary(self.helm_bin, self.helm_bin_source).path
         return self._helm
 
 

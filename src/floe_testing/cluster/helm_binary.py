@@ -1,6 +1,7 @@
-"""Finding the helm binary (only a run whose manifests hold a chart needs it): ``--floe-helm-bin``,
-then ``FLOE_HELM_BIN``, then ``helm`` on PATH, else a pinned release downloaded, checked
-against its published sha256 and cached, as kind is (``kind_binary``)."""
+"""Finding the helm binary (only a run whose manifests hold a chart needs it): the one given
+(``--floe-helm-bin``, ini ``floe_helm_bin`` or ``FLOE_HELM_BIN``, resolved by the settings' one
+precedence), then ``helm`` on PATH, else a pinned release downloaded, checked against its
+published sha256 and cached, as kind is (``kind_binary``)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from floe_testing.cluster.kind_binary import (
-    _executable,
     _platform,
     default_cache_dir,
     download_verified,
+    executable,
 )
 from floe_testing.errors import ConfigError, InfrastructureError
 
@@ -43,14 +44,14 @@ class HelmBinary:
     source: str
 
 
-def resolve_helm_binary(helm_bin: str | None, *, cache_dir: Path | None = None,
+def resolve_helm_binary(helm_bin: str | None, source: str = "--floe-helm-bin", *,
+                        cache_dir: Path | None = None,
                         download_url: str | None = None) -> HelmBinary:
-    """``--floe-helm-bin`` (or its ini key), then ``FLOE_HELM_BIN``, then ``helm`` on PATH,
-    then the pinned download (verified archive, the binary extracted next to it)."""
+    """The helm given (``source`` says where: ``--floe-helm-bin``, ``ini floe_helm_bin``,
+    ``env FLOE_HELM_BIN``), then ``helm`` on PATH, then the pinned download (verified
+    archive, the binary extracted next to it)."""
     if helm_bin:
-        return HelmBinary(_executable(Path(helm_bin), "--floe-helm-bin"), "--floe-helm-bin")
-    if env_path := os.environ.get("FLOE_HELM_BIN"):
-        return HelmBinary(_executable(Path(env_path), "FLOE_HELM_BIN"), "FLOE_HELM_BIN")
+        return HelmBinary(executable(Path(helm_bin), source, HELM_INSTALL_HINT), source)
     if on_path := shutil.which("helm"):
         return HelmBinary(Path(on_path), "PATH")
     os_name, arch = _platform()

@@ -59,9 +59,11 @@ def default_cache_dir() -> Path:
     return Path(base) / "floe-testing"
 
 
-def _executable(path: Path, named_by: str) -> Path:
+def executable(path: Path, named_by: str, install_hint: str = INSTALL_HINT) -> Path:
+    """``path`` named by ``named_by`` (an option, ini key or env var), checked: an existing
+    executable file, made absolute."""
     if not path.is_file():
-        raise ConfigError(f"{named_by} names {path}, which does not exist. {INSTALL_HINT}")
+        raise ConfigError(f"{named_by} names {path}, which does not exist. {install_hint}")
     if not os.access(path, os.X_OK):
         raise ConfigError(f"{named_by} names {path}, which is not executable (chmod +x it).")
     # absolute: a relative "./kind" would otherwise be looked up on PATH when it is run
@@ -146,9 +148,9 @@ def resolve_kind_binary(
 ) -> KindBinary:
     """``--kind-bin``, then ``KIND_PATH``, then ``kind`` on PATH, then the pinned download."""
     if kind_bin:
-        return KindBinary(_executable(Path(kind_bin), "--kind-bin"), "--kind-bin")
+        return KindBinary(executable(Path(kind_bin), "--kind-bin"), "--kind-bin")
     if env_path := os.environ.get("KIND_PATH"):
-        return KindBinary(_executable(Path(env_path), "KIND_PATH"), "KIND_PATH")
+        return KindBinary(executable(Path(env_path), "KIND_PATH"), "KIND_PATH")
     if on_path := shutil.which("kind"):
         return KindBinary(Path(on_path), "PATH")
     os_name, arch = _platform()

@@ -29,8 +29,7 @@ CHART_VALUES = Setting("--floe-chart-values", "floe_chart_values", "FLOE_CHART_V
 CHART_SET = Setting("--floe-chart-set", "floe_chart_set", "FLOE_CHART_SET")
 CHART_NAMESPACE = Setting("--floe-chart-namespace", "floe_chart_namespace",
                           "FLOE_CHART_NAMESPACE")
-#: the env var FLOE_HELM_BIN is read where helm is found (``helm_binary``), after these
-HELM_BIN = Setting("--floe-helm-bin", "floe_helm_bin")
+HELM_BIN = Setting("--floe-helm-bin", "floe_helm_bin", "FLOE_HELM_BIN")
 KIND_CONFIG = Setting("--kind-config", "floe_kind_config", "FLOE_KIND_CONFIG",
                       option_dest="floe_kind_config")
 ARTIFACTS = Setting("--floe-artifacts", "floe_artifacts", "FLOE_ARTIFACTS")

@@ -39,7 +39,6 @@ from floe_testing.option_values import (
     positive_number,
     resolved,
 )
-from floe_testing.writable import cannot_create_under
 
 if TYPE_CHECKING:
     from floe_testing.cluster.charts import ChartValues, RenderSettings
@@ -73,6 +72,8 @@ class ClusterSettings(NamedTuple):  # a NamedTuple: made on every run, cheaper t
     #: charts and kustomizations (README "Your own stack")
     chart_values: Mapping[str, ChartValues] = MappingProxyType({})
     helm_bin: str | None = None
+    #: where helm_bin was given (``--floe-helm-bin``, ``ini floe_helm_bin``, ``env ...``)
+    helm_bin_source: str = ""
     kind_config: Path | None = None
 
     def render_settings(self) -> RenderSettings:
@@ -80,8 +81,9 @@ class ClusterSettings(NamedTuple):  # a NamedTuple: made on every run, cheaper t
         from floe_testing.cluster.charts import RenderSettings
         from floe_testing.endpoint import DEFAULT_K8S_NAMESPACE
 
-        return RenderSettings(DEFAULT_K8S_NAMESPACE, self.helm_bin, self.kubectl,
-                              self.chart_values)
+        return RenderSettings(DEFAULT_K8S_NAMESPACE, helm_bin=self.helm_bin,
+                              helm_bin_source=self.helm_bin_source, kubectl=self.kubectl,
+                              values=self.chart_values)
 
     @property
     def kind_image(self) -> str:
@@ -127,6 +129,13 @@ def _path(config: pytest.Config, value: object) -> Path:
     or kubeconfig a later step (a forward restarting, the cluster started on first need)
     uses."""
     return config.invocation_params.dir / Path(str(value)).expanduser()
+
+
+def _given_path(config: pytest.Config, given: Given, rootdir: Path) -> Path:
+    """A path from the one precedence: an ini value relative to the rootdir (where the ini
+    file is), one from the command line or env relative to where pytest was started."""
+    return (rootdir / Path(str(given.value)).expanduser() if given.source.startswith("ini")
+            else _path(config, given.value))
 
 
 def find_kubectl(config: pytest.Config) -> Path:
@@ -179,8 +188,9 @@ def _artifacts_dir(config: pytest.Config, rootdir: Path) -> Path | None:
     given = first_given(config, ARTIFACTS)
     if given is None:
         return None
-    base = rootdir if given.source.startswith("ini") else config.invocation_params.dir
-    path = base / Path(str(given.value)).expanduser()
+    from floe_testing.writable import cannot_create_under
+
+    path = _given_path(config, given, rootdir)
     problem = f"{path} is a file" if path.is_file() else cannot_create_under(path / "summary.txt")
     if problem is not None:
         raise ConfigError(f"failure artifacts directory {path} (from {given.source}) cannot be "
@@ -331,6 +341,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         stack_provided=stack_provided,
         state_dir=rootdir / ".pytest-kind",
         chart_values=_chart_settings(config, rootdir),
-        helm_bin=str(rootdir / str(helm_bin.value)) if helm_bin else None,
+        helm_bin=str(_given_path(config, helm_bin, rootdir)) if helm_bin else None,
+        helm_bin_source=helm_bin.source if helm_bin else "",
         kind_config=_kind_config(config, rootdir),
     )
