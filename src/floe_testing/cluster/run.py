@@ -45,17 +45,15 @@ def cluster_session(config: pytest.Config) -> ClusterSession:
         from floe_testing.cluster.interrupts import hold_cluster_resources
         from floe_testing.cluster.progress import Progress
         from floe_testing.cluster.session import ClusterSession
-        from floe_testing.cluster.settings import find_kubectl
         from floe_testing.cluster.shared_run import SharedRun
         from floe_testing.redaction import SECRET_VALUES
 
+        hold_cluster_resources(config)  # a session is made at the first need of a cluster
         run_dir = getattr(config, "workerinput", {}).get(WORKER_INPUT_KEY)
         session = ClusterSession(
             config.stash[SETTINGS], Progress(config), config.stash[PLANNED],
             SharedRun(Path(run_dir)) if run_dir else None,
-            find_kubectl=lambda: find_kubectl(config),
-            on_start=lambda: hold_cluster_resources(config),
-            on_secret=config.stash[SECRET_VALUES].add_secret_data)
+            secrets=config.stash[SECRET_VALUES])
         config.stash[CLUSTER_SESSION] = session
     return session
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,43 +27,41 @@ from floe_testing.cluster.port_forward import PortForward
 from floe_testing.cluster.progress import Progress
 from floe_testing.cluster.records import ClusterRecord
 from floe_testing.cluster.release import manual_cleanup_hint, release
-from floe_testing.cluster.settings import ClusterSettings
+from floe_testing.cluster.settings import ClusterSettings, find_kubectl
 from floe_testing.cluster.shared_run import SharedRun
 from floe_testing.cluster.stack import Stack
 from floe_testing.endpoint import Endpoint, dns_name
 from floe_testing.errors import FloeTestingError, InfrastructureError
 
 if TYPE_CHECKING:
+    from floe_testing.redaction import SecretValues
     from floe_testing.service_requirement import ServiceRequirement
 
 
 class ClusterSession:
     """Lazily provisioned cluster plus stack; see the module docstring.
 
-    ``find_kubectl`` resolves kubectl when the cluster is first needed (a run that needs none
-    does not need kubectl either); ``on_start`` runs once the session may own cluster
-    resources; ``on_secret`` sees every Secret's data read for a config (to mask it).
+    kubectl is found when the cluster is first needed (a run that needs none does not need
+    kubectl either); ``secrets`` (the run's) learns every Secret's data the session reads, to
+    mask it.
     """
 
     def __init__(self, settings: ClusterSettings, progress: Progress,
                  planned: set[ServiceRequirement] | None = None,
                  shared: SharedRun | None = None, *,
-                 find_kubectl: Callable[[], Path] | None = None,
-                 on_start: Callable[[], None] | None = None,
-                 on_secret: Callable[[dict[str, str]], None] | None = None) -> None:
+                 secrets: SecretValues | None = None) -> None:
         self.settings = settings
         self.progress = progress
         #: the services the selected tests need, brought up together at the first need
         self.planned = planned if planned is not None else set()
         self.shared = shared
         self.access: ClusterAccess | None = None
-        self.stack = Stack(settings, progress, on_secret)
+        self.stack = Stack(settings, progress, secrets)
         self._forwards = Forwards(progress)
         self._provisioned: set[ServiceRequirement] = set()
         self._kind: KindClusterOfRun | None = None
-        self._find_kubectl = find_kubectl
-        self._on_start = on_start
-        self._on_secret = on_secret
+        self._kubectl_found = settings.in_cluster  # a pod never needs kubectl
+        self._secrets = secrets
         self._lock = threading.RLock()
         self._closed = False
 
@@ -92,10 +90,10 @@ class ClusterSession:
     def _resolve_kubectl(self) -> None:
         """kubectl, found when the cluster is first needed (once; a clear error if none). In a
         pod it is never needed: no forwards, and the API is pykube's."""
-        if self._find_kubectl is not None and not self.settings.in_cluster:
-            self.settings = self.settings._replace(kubectl=self._find_kubectl())
+        if not self._kubectl_found:
+            self.settings = self.settings._replace(kubectl=find_kubectl(self.settings.kubectl))
             self.stack.settings = self.settings
-            self._find_kubectl = None
+            self._kubectl_found = True
 
     def start(self) -> ClusterAccess:
         """Choose and connect to the cluster once; print the header line."""
@@ -104,8 +102,6 @@ class ClusterSession:
                 raise InfrastructureError("the floe-testing cluster session is already closed")
             if self.access is None:
                 self._resolve_kubectl()
-                if self._on_start is not None:
-                    self._on_start()
                 with self._shared_lock():
                     self.access = self._reuse() if self.settings.reuse else self._kind_cluster()
                 if self.shared is not None:
@@ -207,8 +203,8 @@ class ClusterSession:
             ) from None
         data = secret.obj.get("data") or {}
         decoded = {k: base64.b64decode(v).decode() for k, v in data.items()}
-        if self._on_secret is not None:
-            self._on_secret(decoded)
+        if self._secrets is not None:
+            self._secrets.add_secret_data(decoded)
         return decoded
 
     def diagnosis_sections(self, requirements: Iterable[ServiceRequirement]

@@ -138,15 +138,14 @@ def _given_path(config: pytest.Config, given: Given, rootdir: Path) -> Path:
             else _path(config, given.value))
 
 
-def find_kubectl(config: pytest.Config) -> Path:
-    """kubectl: ``--kind-kubectl-bin``, else the one on PATH; a clear error when none."""
-    named = _opt(config, "kind_kubectl_bin")
-    if named:
-        path = _path(config, named)
-        if not path.is_file():
-            raise ConfigError(f"--kind-kubectl-bin names {path}, which does not exist")
-        return path
-    found = shutil.which("kubectl")
+def find_kubectl(kubectl: Path) -> Path:
+    """The settings' kubectl, checked: a path (``--kind-kubectl-bin``) must exist; the bare
+    name is looked up on PATH; a clear error when there is none."""
+    if str(kubectl) != kubectl.name:
+        if not kubectl.is_file():
+            raise ConfigError(f"--kind-kubectl-bin names {kubectl}, which does not exist")
+        return kubectl
+    found = shutil.which(str(kubectl))
     if not found:
         raise ConfigError(
             "kubectl was not found on PATH; install it (https://kubernetes.io/docs/tasks/tools/) "
@@ -272,7 +271,8 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
     """Resolve every option; invalid values raise :class:`ConfigError` naming the source.
 
     ``resolve_kubectl=False`` checks everything but the kubectl binary, which only a run that
-    uses a cluster needs: the plugin validates that way at configure time, on every run.
+    uses a cluster needs (its session finds it, :func:`find_kubectl`): the plugin validates
+    that way at configure time, on every run.
     """
     rootdir = Path(str(config.rootpath))
 
@@ -321,6 +321,8 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
             f"({source or 'in-cluster'}): load the image into its nodes yourself "
             "and drop the setting, or unset KUBECONFIG to let floe-testing create a kind cluster.")
     kind_bin = _opt(config, "kind_bin")
+    kubectl_bin = _opt(config, "kind_kubectl_bin")
+    kubectl = _path(config, kubectl_bin) if kubectl_bin else Path("kubectl")
     helm_bin = first_given(config, HELM_BIN)
     return ClusterSettings(
         cluster_name=str(name),
@@ -329,7 +331,7 @@ def load_settings(config: pytest.Config, *, resolve_kubectl: bool = True) -> Clu
         kubeconfig_source=source,
         kind_image_option=str(_opt(config, "kind_image") or "") or None,
         kind_bin=str(_path(config, kind_bin)) if kind_bin else None,
-        kubectl=find_kubectl(config) if resolve_kubectl else Path("kubectl"),
+        kubectl=find_kubectl(kubectl) if resolve_kubectl else kubectl,
         manifests_dir=manifests_dir,
         manifests_source=manifests_source,
         extra_manifests=extra_manifests,

@@ -12,7 +12,7 @@ workloads are ready, none when the release is unchanged.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from floe_testing.cluster.apply import Applied, apply_document
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from floe_testing.cluster.progress import Progress
     from floe_testing.cluster.releases import Release
     from floe_testing.cluster.settings import ClusterSettings
+    from floe_testing.redaction import SecretValues
     from floe_testing.service_requirement import ServiceRequirement
 
 
@@ -42,11 +43,12 @@ class Stack:
     """The manifests of the run and what has been applied of them."""
 
     def __init__(self, settings: ClusterSettings, progress: Progress,
-                 on_secret: Callable[[dict[str, str]], None] | None = None) -> None:
+                 secrets: SecretValues | None = None) -> None:
         self.settings = settings
         self.progress = progress
-        #: sees the data of every Secret of the manifests (charts' included), to mask it
-        self._on_secret = on_secret
+        #: the run's secrets: learn the data of every Secret of the manifests (charts'
+        #: included), to mask it
+        self._secrets = secrets
         self._components: dict[str, Component] | None = None
         self._applied: set[str] = set()
         #: objects this run created, oldest first (a reused cluster gets them deleted)
@@ -65,7 +67,7 @@ class Stack:
 
     def _mask_secrets(self, docs: list[ManifestDoc]) -> None:
         """Every Secret's values (a chart's rendered ones too) are known secrets from now on."""
-        if self._on_secret is None:
+        if self._secrets is None:
             return
         for doc in docs:
             if doc.kind != "Secret":
@@ -76,7 +78,7 @@ class Stack:
                     data[str(key)] = base64.b64decode(str(value)).decode()
                 except ValueError:
                     continue
-            self._on_secret(data)
+            self._secrets.add_secret_data(data)
 
     def component_of(self, service: str, namespace: str) -> str | None:
         """The manifest component that defines this Service, if any."""
