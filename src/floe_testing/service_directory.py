@@ -82,15 +82,14 @@ class ServiceDirectory:
 
     # -- configs -------------------------------------------------------------------------
 
-    def config(self, declaration: ServiceDeclaration) -> Any:
-        """The service's config: from env alone when its endpoint variable is set, else env
-        filled with what the cluster knows (the reachable address, the Secret's values). It
-        remembers the endpoint it was reached through. Errors are
+    def config_from_cluster(self, declaration: ServiceDeclaration) -> Any:
+        """The config of a service the cluster serves (its endpoint variable is not set; a
+        config from env alone is :func:`~floe_testing.services.configs.config_from_env`'s):
+        env filled with what the cluster knows (the reachable address, the Secret's values).
+        It remembers the endpoint it was reached through. Errors are
         :class:`~floe_testing.errors.FloeTestingError`\\ s naming what to fix."""
-        from floe_testing.services.configs import config_class, config_from_env
+        from floe_testing.services.configs import config_class
 
-        if declaration.endpoint_from_env():
-            return config_from_env(declaration)
         cluster = self._cluster(declaration)
         reached = cluster.endpoint(declaration.service, declaration.port, declaration.namespace)
         secret = (cluster.secret_data(declaration.secret, declaration.namespace)
@@ -117,7 +116,9 @@ class ServiceDirectory:
                        if self._registry is not None else None)
         if declaration is not None and port == declaration.port and (
                 declaration.endpoint_from_env()):
-            config = self.config(declaration)
+            from floe_testing.services.configs import config_from_env
+
+            config = config_from_env(declaration)
             host, env_port = declaration.address(config)
             return Endpoint(host, env_port, f"from env {declaration.endpoint_env}", "env")
         if self._config is not None or self._given_cluster is not None:
