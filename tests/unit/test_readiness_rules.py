@@ -126,7 +126,7 @@ def test_daemonset_rules() -> None:
     assert _daemonset_ready(_daemonset({**partial, "numberReady": 2}, generation=2)) is not None
 
 
-JOB = Workload("Job", "polaris-bootstrap", "floe-test")
+JOB = Workload("Job", "polaris-bootstrap", "floe-test", "batch/v1")
 
 
 def _job(status: dict[str, Any] | None, completions: int | None = None) -> dict[str, Any]:

@@ -99,8 +99,8 @@ def run_hook(api: pykube.HTTPClient, doc: ManifestDoc, *, overrides: Mapping[str
     namespace = doc.namespace or "default"
     try:
         if doc.kind == "Job":
-            wait_ready(api, [Workload("Job", doc.name, namespace)], timeout=timeout,
-                       interval=HOOK_POLL_INTERVAL)
+            wait_ready(api, [Workload("Job", doc.name, namespace, str(doc.obj["apiVersion"]))],
+                       timeout=timeout, interval=HOOK_POLL_INTERVAL)
         elif doc.kind == "Pod":
             wait_pod_completed(api, doc.name, namespace, timeout=timeout)
     except ReadinessError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pykube
 
+from floe_testing.cluster.kinds import pykube_class
 from floe_testing.errors import InfrastructureError
 from floe_testing.waiting import (
     ConditionFailed,
@@ -49,16 +50,15 @@ class Workload:
     kind: str
     name: str
     namespace: str
+    #: as the manifest says (``apps/v1``): its pykube class comes from the one map (``kinds``)
+    api_version: str
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name} in {self.namespace}"
 
 
 def _get(api: pykube.HTTPClient, workload: Workload) -> dict[str, Any]:
-    cls = {
-        "Deployment": pykube.Deployment, "StatefulSet": pykube.StatefulSet,
-        "DaemonSet": pykube.DaemonSet, "Job": pykube.Job, "Pod": pykube.Pod,
-    }[workload.kind]
+    cls = pykube_class(api, workload.api_version, workload.kind)
     obj = cls.objects(api, namespace=workload.namespace).get_by_name(workload.name)
     data: dict[str, Any] = obj.obj
     return data

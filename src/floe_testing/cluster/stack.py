@@ -129,7 +129,8 @@ class Stack:
         # a release counts as up once its post hooks succeeded: after a failed one, the next
         # test that needs it tries again (and fails with the hook's diagnosis again)
         self._applied.update(n for n in todo if not comps[n].is_chart)
-        self._wait(api, [Workload(d.kind, d.name, d.namespace or "default")
+        self._wait(api, [Workload(d.kind, d.name, d.namespace or "default",
+                                  str(d.obj["apiVersion"]))
                          for d in docs if d.kind in WORKLOAD_KINDS])
         for release in releases:
             self._run_hooks(api, release, release.post_event)
