@@ -65,3 +65,23 @@ def test_an_explicit_kubeconfig_wins_over_in_cluster(
     settings = load_settings(pytester.parseconfigure())
     assert not settings.in_cluster
     assert settings.kubeconfig_source == "KUBECONFIG"
+
+
+def test_a_thread_a_test_starts_finds_the_cluster_through_the_test_s_context() -> None:
+    """The run's directory is a context variable (a pytester run inside a test gets its own):
+    a thread started bare does not see it, one running in the test's copied context does, as
+    the README says."""
+    from concurrent.futures import ThreadPoolExecutor
+    from contextvars import copy_context
+
+    from floe_testing.service_directory import active_directory
+
+    def port() -> int:
+        return active_directory().address("web", 80, "ns1").port
+
+    with table_directory() as cluster, ThreadPoolExecutor(1) as pool:
+        cluster.endpoints[("web", 80, "ns1")] = Endpoint("127.0.0.1", 40123, "port-forward",
+                                                        "forward")
+        assert port() == 40123
+        assert pool.submit(port).result(timeout=10) == 80, "a bare thread: no cluster, DNS"
+        assert pool.submit(copy_context().run, port).result(timeout=10) == 40123
