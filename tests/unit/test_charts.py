@@ -164,6 +164,13 @@ def test_hooks_are_ordered_as_helm_orders_them() -> None:
       "helm.sh/hook-delete-policy": "hook-succeeded, hook-failed"},
      Hook(("post-install",), 0, ("hook-succeeded", "hook-failed"))),
     ({"helm.sh/hook": "pre-install,crd-install"}, False),  # unknown event: Helm skips it
+    # the weight as Go's strconv.Atoi reads it: a sign and digits, nothing else, else 0
+    ({"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "+7"}, Hook(("pre-install",), 7, ())),
+    ({"helm.sh/hook": "pre-install", "helm.sh/hook-weight": " 5"}, Hook(("pre-install",), 0, ())),
+    ({"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "1_0"}, Hook(("pre-install",), 0, ())),
+    ({"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "9" * 20},
+     Hook(("pre-install",), 0, ())),
+    ({"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "-"}, Hook(("pre-install",), 0, ())),
 ])
 def test_hook_annotations_are_read_as_helm_reads_them(annotations: dict[str, str],
                                                        expected: Hook | bool | None) -> None:

@@ -107,6 +107,16 @@ def chart_name(path: Path) -> str:
     return str(name) if name else path.name
 
 
+def _go_atoi(text: str) -> int:
+    """The weight as Helm reads it (Go's ``strconv.Atoi``: an optional sign and decimal digits,
+    nothing around them, within 64 bits); anything else is 0, as in Helm."""
+    digits = text[1:] if text[:1] in "+-" else text
+    if not (digits.isascii() and digits.isdecimal()):
+        return 0
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else 0
+
+
 def parse_hook(obj: Mapping[str, Any]) -> Hook | bool | None:
     """The document's hook; None when it is no hook; False when it names an event Helm does
     not know (Helm then skips the document, and so do we)."""
@@ -120,10 +130,7 @@ def parse_hook(obj: Mapping[str, Any]) -> Hook | bool | None:
         if event not in HOOK_EVENTS:
             return False
         events.append(event)
-    try:
-        weight = int(str(annotations.get(HOOK_WEIGHT_ANNOTATION, "0")).strip())
-    except ValueError:
-        weight = 0  # as Helm: an unreadable weight is 0
+    weight = _go_atoi(str(annotations.get(HOOK_WEIGHT_ANNOTATION, "0")))
     policies = tuple(p.strip().lower() for p in
                      str(annotations.get(HOOK_DELETE_ANNOTATION, "")).split(",") if p.strip())
     return Hook(tuple(events), weight, policies)
