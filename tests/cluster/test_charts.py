@@ -131,6 +131,7 @@ def test_chart_release_hooks_test_hooks_and_reruns_on_a_kept_cluster(
            "pre-upgrade hook Job/hooked-migrate of 'hooked', weight 5",
            "manifests: 2 created, 1 updated,",
            "post-upgrade hook Job/hooked-check of 'hooked'")
+    assert "new: ConfigMap/hooked-extra, ConfigMap/hooked-extra-kept" in out, out
     assert "pre-install" not in out
     assert "Secret/hooked-token" not in out
     assert {"hooked-extra", "hooked-extra-kept"} <= _names(kubeconfig, "configmaps")

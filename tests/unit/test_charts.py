@@ -32,6 +32,7 @@ from floe_testing.cluster.manifests import (
     ManifestError,
     components,
 )
+from floe_testing.cluster.releases import describe_changes
 from floe_testing.cluster.settings import load_settings
 from floe_testing.cluster.sources import load_layers, load_manifests
 from floe_testing.errors import ConfigError
@@ -411,3 +412,19 @@ def test_a_cluster_wide_kind_is_recorded_without_the_namespace_its_manifest_gave
     config = pykube.ConfigMap(None, {"apiVersion": "v1", "kind": "ConfigMap",
                                      "metadata": dict(meta)})
     assert ObjectRef.of(config).namespace == "floe-test"
+
+
+@pytest.mark.requirement("001-FR-067")
+def test_an_upgrade_says_what_changed_and_names_a_secret_generated_on_each_render() -> None:
+    before = {"Deployment/web": "a1", "Secret/token": "b1", "ConfigMap/old": "c1"}
+    now = {"Deployment/web": "a2", "Secret/token": "b1", "ConfigMap/new": "d1"}
+    assert describe_changes(before, now) == (
+        "changed: Deployment/web; new: ConfigMap/new; no longer rendered: ConfigMap/old")
+    only_secret = describe_changes({"Secret/token": "b1", "Deployment/web": "a1"},
+                                   {"Secret/token": "b2", "Deployment/web": "a1"})
+    assert only_secret.startswith("changed: Secret/token; if this says so on every run")
+    assert "pin them in your values file" in only_secret
+    many = describe_changes({}, {f"ConfigMap/c{i}": "x" for i in range(6)})
+    assert many == "new: ConfigMap/c0, ConfigMap/c1, ConfigMap/c2, ConfigMap/c3 and 2 more"
+    assert describe_changes({"Secret/a": "1"}, {"Secret/a": "1"}) == (
+        "values or templates changed")

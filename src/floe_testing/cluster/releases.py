@@ -6,7 +6,9 @@ Helm keeps a release's state in the cluster; so do we, in one labelled ConfigMap
 
 * no record: an **install** (``pre-install`` hooks, objects, ``post-install`` hooks);
 * another digest: an **upgrade** (``pre-upgrade`` hooks, objects, ``post-upgrade``), and the
-  objects the release no longer renders are deleted, as ``helm upgrade`` deletes them;
+  objects the release no longer renders are deleted, as ``helm upgrade`` deletes them; the
+  record's digest per object says which ones changed (a Secret the chart generates anew on
+  every render makes every run an upgrade: the line says so and how to pin it);
 * the same digest: **unchanged**: no hook runs again; applying is a no-op (each object's
   applied hash) and the workloads are only checked.
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pykube
@@ -44,6 +46,8 @@ class ReleaseRecord:
 
     digest: str
     objects: tuple[tuple[str, str, str, str], ...]  # apiVersion, kind, namespace, name
+    #: each document's digest (hooks too), by ``Kind/name`` (empty in an older record)
+    digests: Mapping[str, str] = field(default_factory=dict)
 
 
 class Release:
@@ -56,6 +60,7 @@ class Release:
         self.origin: Origin = component.origin
         self.name = component.name
         self.digest = release_digest(component, overrides)
+        self.digests = document_digests(component, overrides)
         self.previous = read_record(api, self.origin.namespace, self.name)
         if self.previous is None:
             self.action = "install"
@@ -78,6 +83,8 @@ class Release:
     def describe(self) -> str:
         what = {"install": "install", "upgrade": "upgrade (values or templates changed)",
                 "unchanged": "unchanged (no hooks run)"}[self.action]
+        if self.action == "upgrade" and self.previous is not None and self.previous.digests:
+            what = f"upgrade ({describe_changes(self.previous.digests, self.digests)})"
         return (f"release {self.name!r} (chart {self.origin.chart}, namespace "
                 f"{self.origin.namespace}): {what}")
 
@@ -96,12 +103,52 @@ class Release:
             "metadata": {"name": RECORD_PREFIX + self.name, "namespace": origin.namespace,
                          "labels": {RELEASE_LABEL: self.name}},
             "data": {"digest": self.digest, "chart": origin.chart,
-                     "objects": json.dumps(objects_of(self.component.docs))},
+                     "objects": json.dumps(objects_of(self.component.docs)),
+                     "digests": json.dumps(self.digests, sort_keys=True)},
         }, component_name=self.name)
 
 
 def objects_of(docs: list[ManifestDoc]) -> list[tuple[str, str, str, str]]:
     return [(str(d.obj["apiVersion"]), d.kind, d.namespace or "", d.name) for d in docs]
+
+
+def document_digests(component: Component, overrides: Mapping[str, str]) -> dict[str, str]:
+    """Each document's digest as sent (hooks too), by ``Kind/name`` (``Kind/ns/name`` when a
+    release spans namespaces and two share a name)."""
+    found: dict[str, str] = {}
+    for doc in component.docs + component.hooks:
+        key = f"{doc.kind}/{doc.name}"
+        if key in found:
+            key = f"{doc.kind}/{doc.namespace or ''}/{doc.name}"
+        sent = json.dumps(desired_object(doc, overrides), sort_keys=True).encode()
+        found[key] = hashlib.sha256(sent).hexdigest()[:16]
+    return found
+
+
+#: how many objects an upgrade line names (the rest are counted)
+_NAMED_CHANGES = 4
+
+
+def describe_changes(before: Mapping[str, str], now: Mapping[str, str]) -> str:
+    """What an upgrade changes, for its progress line: the objects changed, new and no longer
+    rendered. When only Secrets changed, the likely cause: a chart that generates a value on
+    every render (``randAlphaNum``, ``genCA``) upgrades every run until the value is pinned."""
+    changed = sorted(k for k in now if k in before and before[k] != now[k])
+    new = sorted(k for k in now if k not in before)
+    gone = sorted(k for k in before if k not in now)
+    parts = []
+    for label, keys in (("changed", changed), ("new", new), ("no longer rendered", gone)):
+        if keys:
+            shown = ", ".join(keys[:_NAMED_CHANGES])
+            more = f" and {len(keys) - _NAMED_CHANGES} more" if len(keys) > _NAMED_CHANGES else ""
+            parts.append(f"{label}: {shown}{more}")
+    if not parts:
+        return "values or templates changed"
+    said = "; ".join(parts)
+    if changed and not new and not gone and all(k.startswith("Secret/") for k in changed):
+        said += ("; if this says so on every run, the chart generates the Secret's values "
+                 "anew on each render (randAlphaNum, genCA): pin them in your values file")
+    return said
 
 
 def release_digest(component: Component, overrides: Mapping[str, str]) -> str:
@@ -123,7 +170,11 @@ def read_record(api: pykube.HTTPClient, namespace: str, name: str) -> ReleaseRec
             (str(a), str(k), str(ns), str(n)) for a, k, ns, n in listed)
     except ValueError:
         objects = ()
-    return ReleaseRecord(str(data.get("digest", "")), objects)
+    try:
+        digests = {str(k): str(v) for k, v in json.loads(data.get("digests", "{}")).items()}
+    except (ValueError, AttributeError):
+        digests = {}
+    return ReleaseRecord(str(data.get("digest", "")), objects, digests)
 
 
 def write_record(api: pykube.HTTPClient, release: Release,
