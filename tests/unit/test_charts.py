@@ -28,11 +28,12 @@ from floe_testing.cluster.helm_binary import HelmBinary, resolve_helm_binary
 from floe_testing.cluster.hooks import hooks_of
 from floe_testing.cluster.kind_binary import ChecksumError
 from floe_testing.cluster.manifests import (
+    Component,
     ManifestDoc,
     ManifestError,
     components,
 )
-from floe_testing.cluster.releases import describe_changes
+from floe_testing.cluster.releases import describe_changes, release_digests
 from floe_testing.cluster.settings import load_settings
 from floe_testing.cluster.sources import load_layers, load_manifests
 from floe_testing.errors import ConfigError
@@ -428,3 +429,22 @@ def test_an_upgrade_says_what_changed_and_names_a_secret_generated_on_each_rende
     assert many == "new: ConfigMap/c0, ConfigMap/c1, ConfigMap/c2, ConfigMap/c3 and 2 more"
     assert describe_changes({"Secret/a": "1"}, {"Secret/a": "1"}) == (
         "values or templates changed")
+
+
+def test_release_digests_change_with_what_is_sent_and_name_each_object() -> None:
+    def release(greeting: str) -> Component:
+        def doc(kind: str, name: str, data: dict[str, str]) -> ManifestDoc:
+            return ManifestDoc(Path("chart.yaml"), 0, {
+                "apiVersion": "v1", "kind": kind,
+                "metadata": {"name": name, "namespace": "floe-test"}, "data": data})
+        return Component("web", docs=[doc("ConfigMap", "settings", {"greeting": greeting}),
+                                      doc("Secret", "token", {"t": "dG9rZW4="})])
+
+    first, first_each = release_digests(release("hello"), {})
+    again, again_each = release_digests(release("hello"), {})
+    second, second_each = release_digests(release("changed"), {})
+    assert (first, first_each) == (again, again_each)
+    assert first != second
+    assert set(first_each) == {"ConfigMap/settings", "Secret/token"}
+    assert first_each["Secret/token"] == second_each["Secret/token"]
+    assert describe_changes(first_each, second_each) == "changed: ConfigMap/settings"

@@ -59,8 +59,7 @@ class Release:
         self.component = component
         self.origin: Origin = component.origin
         self.name = component.name
-        self.digest = release_digest(component, overrides)
-        self.digests = document_digests(component, overrides)
+        self.digest, self.digests = release_digests(component, overrides)
         self.previous = read_record(api, self.origin.namespace, self.name)
         if self.previous is None:
             self.action = "install"
@@ -112,17 +111,20 @@ def objects_of(docs: list[ManifestDoc]) -> list[tuple[str, str, str, str]]:
     return [(str(d.obj["apiVersion"]), d.kind, d.namespace or "", d.name) for d in docs]
 
 
-def document_digests(component: Component, overrides: Mapping[str, str]) -> dict[str, str]:
-    """Each document's digest as sent (hooks too), by ``Kind/name`` (``Kind/ns/name`` when a
-    release spans namespaces and two share a name)."""
-    found: dict[str, str] = {}
-    for doc in component.docs + component.hooks:
+def release_digests(component: Component,
+                    overrides: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The digest of everything the release applies (documents and hooks, as sent), and each
+    document's, by ``Kind/name`` (``Kind/ns/name`` when two in different namespaces share a
+    name)."""
+    sent = [(doc, desired_object(doc, overrides)) for doc in component.docs + component.hooks]
+    whole = hashlib.sha256(json.dumps([obj for _, obj in sent], sort_keys=True).encode())
+    each: dict[str, str] = {}
+    for doc, obj in sent:
         key = f"{doc.kind}/{doc.name}"
-        if key in found:
+        if key in each:
             key = f"{doc.kind}/{doc.namespace or ''}/{doc.name}"
-        sent = json.dumps(desired_object(doc, overrides), sort_keys=True).encode()
-        found[key] = hashlib.sha256(sent).hexdigest()[:16]
-    return found
+        each[key] = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+    return whole.hexdigest()[:32], each
 
 
 #: how many objects an upgrade line names (the rest are counted)
@@ -149,12 +151,6 @@ def describe_changes(before: Mapping[str, str], now: Mapping[str, str]) -> str:
         said += ("; if this says so on every run, the chart generates the Secret's values "
                  "anew on each render (randAlphaNum, genCA): pin them in your values file")
     return said
-
-
-def release_digest(component: Component, overrides: Mapping[str, str]) -> str:
-    """Digest of everything the release applies (documents and hooks, as sent)."""
-    sent = [desired_object(d, overrides) for d in component.docs + component.hooks]
-    return hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def read_record(api: pykube.HTTPClient, namespace: str, name: str) -> ReleaseRecord | None:
